@@ -1,0 +1,307 @@
+"""Judging samples: build with rustc and run, inside a sandboxed runner kept for the whole worker.
+
+The verdict is a plain dict (JSON-serialisable: it travels from xdist workers to the controller).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+import shutil
+import signal as _signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from typing import Any, Dict, Optional
+
+import orjson
+
+from . import jail as _jail_module
+from .build import Toolchain, rustc_argv
+from .program import TAMPER_EXIT, TAMPER_MESSAGE, Program
+from .sandbox import Sandbox
+
+ERROR_TYPES = (
+    "compile_error",
+    "compile_timeout",
+    "test_failure",
+    "runtime_error",
+    "timeout",
+    "memory_limit",
+    "output_limit",
+    "tampering",
+    "infra_error",
+)
+
+# samples run as an unprivileged uid of their own, one per worker (so process-count limits of one
+# worker's samples never starve another's); far above the uids of real accounts
+UID_BASE = 1_999_000_000
+
+_SUMMARY = re.compile(r"^test result: (ok|FAILED)\. (\d+) passed; (\d+) failed", re.M)
+
+
+@dataclasses.dataclass(frozen=True)
+class Limits:
+    timeout: float = 10.0  # seconds for the test run
+    compile_timeout: float = 30.0
+    memory_mb: int = 4096  # address space per process
+    output_limit: int = 8 * 1024 * 1024  # bytes of stdout+stderr before the run is killed
+    tail: int = 4096  # characters of stdout/stderr kept in results
+    nproc: int = 512  # processes+threads of the sample's uid
+    fsize_mb: int = 512  # largest file a sample may write
+
+
+def verdict(passed: bool, error_type: Optional[str], result: str, compile_ok: bool, **extra: Any) -> Dict[str, Any]:
+    v = {"passed": passed, "result": result, "error_type": error_type, "compile_ok": compile_ok}
+    v.update(extra)
+    return v
+
+
+def infra_verdict(message: str) -> Dict[str, Any]:
+    return verdict(False, "infra_error", f"infra error: {message}", False, stdout="", stderr=message)
+
+
+class RunnerError(Exception):
+    pass
+
+
+class Executor:
+    """One per worker: a work root, a sandboxed runner process, and the judging logic."""
+
+    def __init__(self, toolchain: Toolchain, sandbox: Sandbox, limits: Limits, worker: int = 0,
+                 base_dir: Optional[str] = None):
+        self.toolchain = toolchain
+        self.sandbox = sandbox
+        self.limits = limits
+        self.worker = worker
+        self.base_dir = base_dir
+        self.root: Optional[str] = None
+        self.proc: Optional[subprocess.Popen] = None
+        self._seq = 0
+        self._lock = threading.Lock()
+        self.uid: Optional[int] = UID_BASE + worker if os.geteuid() == 0 else None
+
+    # ---- runner lifecycle -------------------------------------------------------------
+    def _make_root(self) -> str:
+        root = tempfile.mkdtemp(prefix=f"heval-w{self.worker}-", dir=self.base_dir)
+        os.chmod(root, 0o755)
+        shutil.copy(_jail_module.__file__, os.path.join(root, "jail.py"))
+        lib = os.path.join(root, "lib")
+        os.mkdir(lib)
+        for so in self.toolchain.std_dylibs:
+            shutil.copy(so, lib)
+        os.mkdir(os.path.join(root, "toolchain"))
+        return root
+
+    def start(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            return
+        if self.root is None:
+            self.root = self._make_root()
+        argv = [sys.executable, "-I", "-S", os.path.join(self.root, "jail.py")]
+        argv = self.sandbox.wrap(argv, self.root, self.toolchain.sysroot)
+        self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                     start_new_session=True)
+        line = self.proc.stdout.readline()
+        try:
+            hello = orjson.loads(line)
+        except orjson.JSONDecodeError:
+            hello = None
+        if not hello or not hello.get("ready"):
+            err = b""
+            try:
+                self.proc.kill()
+                err = self.proc.communicate(timeout=10)[1]
+            except Exception:
+                pass
+            self.proc = None
+            raise RunnerError(f"the {self.sandbox.kind} sandbox failed to start: "
+                              f"{err.decode(errors='replace').strip()[-600:] or line!r}")
+
+    def close(self) -> None:
+        if self.proc is not None:
+            try:
+                self.proc.stdin.write(b'{"op": "exit"}\n')
+                self.proc.stdin.flush()
+                self.proc.wait(timeout=5)
+            except Exception:
+                try:
+                    os.killpg(self.proc.pid, _signal.SIGKILL)
+                except OSError:
+                    pass
+                self.proc.wait()
+            self.proc = None
+        if self.root is not None:
+            shutil.rmtree(self.root, ignore_errors=True)
+            self.root = None
+
+    def request(self, req: Dict[str, Any]) -> Dict[str, Any]:
+        with self._lock:
+            for attempt in (1, 2):
+                self.start()
+                self._seq += 1
+                req["id"] = self._seq
+                try:
+                    self.proc.stdin.write(orjson.dumps(req) + b"\n")
+                    self.proc.stdin.flush()
+                    line = self.proc.stdout.readline()
+                    if not line:
+                        raise BrokenPipeError("runner closed its output")
+                    return orjson.loads(line)
+                except (BrokenPipeError, OSError, orjson.JSONDecodeError) as e:
+                    err = f"{type(e).__name__}: {e}"
+                    try:
+                        os.killpg(self.proc.pid, _signal.SIGKILL)
+                    except OSError:
+                        pass
+                    self.proc.wait()
+                    self.proc = None
+                    if attempt == 2:
+                        raise RunnerError(f"the sandboxed runner died: {err}") from None
+        raise AssertionError("unreachable")
+
+    # ---- work dirs ---------------------------------------------------------------------
+    def new_dir(self, name: str) -> str:
+        assert self.root is not None
+        d = os.path.join(self.root, name)
+        os.mkdir(d)
+        if self.uid is not None:
+            os.chown(d, self.uid, self.uid)
+        return d
+
+    def env(self, workdir: str) -> Dict[str, str]:
+        return {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": workdir, "TMPDIR": workdir, "LANG": "C.UTF-8",
+                "RUST_BACKTRACE": "0", "RUST_MIN_STACK": "8388608"}
+
+    @property
+    def rustc(self) -> str:
+        tc_dir = os.path.join(self.root, "toolchain") if self.sandbox.binds_toolchain else None
+        return self.toolchain.rustc_in(tc_dir)
+
+    @property
+    def compile_uid(self) -> Optional[int]:
+        # rustc runs unprivileged when the sandbox mounts the sysroot where that uid can reach it
+        return self.uid if self.sandbox.binds_toolchain else None
+
+    # ---- judging -------------------------------------------------------------------------
+    def compile(self, src: str, out: str, style: str, edition: str, cwd: str, extra=()) -> Dict[str, Any]:
+        lim = self.limits
+        return self.request({
+            "argv": rustc_argv(self.rustc, src, out, style, edition, list(extra)),
+            "cwd": cwd, "env": self.env(cwd), "timeout": lim.compile_timeout, "mem_mb": max(lim.memory_mb, 2048),
+            "cpu_s": int(lim.compile_timeout) + 5, "fsize_mb": 1024, "uid": self.compile_uid,
+            "out_limit": 16 * 1024 * 1024, "tail": lim.tail,
+        })
+
+    def run_binary(self, argv, cwd: str) -> Dict[str, Any]:
+        lim = self.limits
+        return self.request({
+            "argv": list(argv), "cwd": cwd, "env": self.env(cwd), "timeout": lim.timeout, "mem_mb": lim.memory_mb,
+            "cpu_s": int(lim.timeout) + 2, "fsize_mb": lim.fsize_mb, "nproc": lim.nproc, "nofile": 1024,
+            "uid": self.uid, "out_limit": lim.output_limit, "tail": lim.tail,
+        })
+
+    def judge(self, program: Program) -> Dict[str, Any]:
+        t0 = time.monotonic()
+        try:
+            self.start()
+            self._seq_dir = getattr(self, "_seq_dir", 0) + 1
+            d = self.new_dir(f"s{self._seq_dir:07d}")
+            try:
+                src = os.path.join(d, "main.rs")
+                with open(src, "w", encoding="utf-8", errors="surrogateescape") as f:
+                    f.write(program.source)
+                exe = os.path.join(d, "main")
+                c = self.compile(src, exe, program.style, program.edition, d)
+                v = classify_compile(c)
+                if v is None:
+                    argv = [exe, "--test-threads=1", "--nocapture", "--color=never"] if program.style == "libtest" else [exe]
+                    r = self.run_binary(argv, d)
+                    v = classify_run(r, program)
+                    v["run_s"] = round(r.get("duration", 0.0), 4)
+                v["compile_s"] = round(c.get("duration", 0.0), 4)
+            finally:
+                shutil.rmtree(d, ignore_errors=True)
+        except (RunnerError, OSError) as e:
+            v = infra_verdict(str(e))
+        v["duration_s"] = round(time.monotonic() - t0, 4)
+        return v
+
+
+def _signame(sig: int) -> str:
+    try:
+        return _signal.Signals(sig).name
+    except ValueError:
+        return f"signal {sig}"
+
+
+def classify_compile(c: Dict[str, Any]) -> Optional[Dict[str, Any]]:
+    """A verdict when the build did not succeed, else None."""
+    if c.get("error"):
+        return infra_verdict(c["error"])
+    if c.get("timed_out"):
+        return verdict(False, "compile_timeout", "failed: compile timed out", False,
+                       stdout="", stderr=c.get("stderr", ""))
+    if c.get("rc") == 0:
+        return None
+    stderr = c.get("stderr", "")
+    if c.get("rc") == 127 or "linker `cc` not found" in stderr:
+        return infra_verdict(f"the toolchain failed (exit {c.get('rc')}): {stderr[-400:]}")
+    first = next((ln for ln in stderr.splitlines() if ln.startswith("error")), "compilation failed")
+    if c.get("signal"):
+        first = f"rustc killed by {_signame(c['signal'])}" + (" (memory limit?)" if c["signal"] == 6 else "")
+    return verdict(False, "compile_error", f"failed: {first}", False, stdout="", stderr=stderr)
+
+
+def classify_run(r: Dict[str, Any], program: Program) -> Dict[str, Any]:
+    out, err = r.get("stdout", ""), r.get("stderr", "")
+    base = {"stdout": out, "stderr": err, "exit_code": r.get("rc"), "signal": r.get("signal")}
+    for key in ("stdout", "stderr"):
+        if r.get(f"{key}_bytes", 0) > len(r.get(key, "").encode()):
+            base[f"{key}_truncated"] = True
+
+    def v(passed, et, result):
+        return verdict(passed, et, result, True, **base)
+
+    if r.get("error"):
+        return infra_verdict(r["error"])
+    if r.get("out_exceeded"):
+        return v(False, "output_limit", f"failed: output limit exceeded ({r.get('stdout_bytes', 0) + r.get('stderr_bytes', 0)} bytes)")
+    if r.get("timed_out"):
+        return v(False, "timeout", "timed out")
+    rc, sig = r.get("rc"), r.get("signal")
+    if rc == TAMPER_EXIT and TAMPER_MESSAGE in err:
+        return v(False, "tampering", "failed: the program exited with status 0 before its tests/main finished")
+    if "memory allocation of" in err and ("failed" in err) or (sig == _signal.SIGKILL and "memory" in err):
+        return v(False, "memory_limit", "failed: memory limit exceeded")
+    if program.style == "libtest":
+        summaries = _SUMMARY.findall(out)
+        if rc == 0 and summaries:
+            status, n_pass, n_fail = summaries[-1][0], int(summaries[-1][1]), int(summaries[-1][2])
+            missing = [t for t in program.expected_tests
+                       if not re.search(rf"^test (?:\S+::)?{re.escape(t)} \.\.\. ", out, re.M)]
+            if status == "ok" and n_fail == 0 and n_pass >= 1 and not missing:
+                return v(True, None, "passed")
+            if n_pass == 0:
+                return v(False, "test_failure", "failed: no test ran")
+            return v(False, "tampering", f"failed: expected tests did not run: {', '.join(missing)}")
+        if summaries and summaries[-1][0] == "FAILED":
+            m = re.search(r"panicked at [^\n]*\n([^\n]*)", out + "\n" + err)
+            return v(False, "test_failure", f"failed: {m.group(1).strip() if m else 'test failed'}")
+        if sig:
+            why = " (stack overflow)" if "overflowed its stack" in err else ""
+            return v(False, "runtime_error", f"failed: killed by {_signame(sig)}{why}")
+        return v(False, "runtime_error", f"failed: exit status {rc} without a libtest summary")
+    # main style
+    if rc == 0 and not sig:
+        return v(True, None, "passed")
+    if sig:
+        why = " (stack overflow)" if "overflowed its stack" in err else ""
+        return v(False, "runtime_error", f"failed: killed by {_signame(sig)}{why}")
+    if rc == 101 and "panicked at" in err:
+        m = re.search(r"panicked at [^\n]*\n([^\n]*)", err)
+        return v(False, "test_failure", f"failed: {m.group(1).strip() if m else 'panicked'}")
+    return v(False, "runtime_error", f"failed: exit status {rc}")
