@@ -1,0 +1,314 @@
+"""pytest hooks and options: the thin glue between pytest and the engine.
+
+Nothing here judges or computes: workers call :class:`~pytest_heval.execute.Executor`, the
+controller records rows with :mod:`~pytest_heval.results` and aggregates with :mod:`~pytest_heval.metrics`.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import time
+from typing import Any, Dict, List, Optional, Tuple
+
+import pytest
+
+from . import __version__
+from .build import Toolchain, find_toolchain, flags_description
+from .collect import SampleItem, SamplesFile
+from .errors import HevalError, InputError
+from .execute import ERROR_TYPES, Executor, Limits, infra_verdict
+from .inputs import Inputs, check_files_exist, samples_paths
+from .jsonl import is_jsonl_path
+from .metrics import DEFAULT_K, compute, parse_ks, threshold_check
+from .program import assemble
+from .report import junit_suite_properties, summary_lines
+from .results import ResultsWriter, output_paths, result_row, write_metrics
+from .sandbox import KINDS, Sandbox, get_sandbox
+
+# option name -> (ini key, type, default, help)
+SETTINGS: Dict[str, Tuple[str, Any, Any, str]] = {
+    "heval_sandbox": ("heval_sandbox", str, "auto", "sandbox: auto (firejail, else bwrap), firejail, bwrap or none"),
+    "heval_timeout": ("heval_timeout", float, 10.0, "seconds a sample's tests may run"),
+    "heval_compile_timeout": ("heval_compile_timeout", float, 30.0, "seconds a sample may take to compile"),
+    "heval_memory": ("heval_memory", int, 4096, "MiB of address space per process"),
+    "heval_output_limit": ("heval_output_limit", float, 8.0, "MiB of stdout+stderr before a run is killed"),
+    "heval_k": ("heval_k", str, ",".join(map(str, DEFAULT_K)), "the k of pass@k, comma-separated"),
+    "heval_edition": ("heval_edition", str, None, "Rust edition for every problem (default: the problem's own)"),
+    "heval_results": ("heval_results", str, None, "directory for the results/metrics files (default: next to the samples)"),
+}
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    g = parser.getgroup("heval", "pytest-heval: grade LLM-written Rust samples")
+    g.addoption("--heval", action="store_true", default=False,
+                help="grade the .jsonl/.jsonl.gz samples files named on the command line")
+    g.addoption("--heval-problems", action="append", default=[], metavar="PATH",
+                help="problem file (human-eval, HumanEval-X/-Pack or MultiPL-E format); repeatable")
+    g.addoption("--heval-fail-under", action="append", default=[], metavar="METRIC=VALUE",
+                help="exit 1 unless METRIC (pass@k or compile_rate) >= VALUE; repeatable; decides the exit status")
+    for opt, (ini, typ, default, help_) in SETTINGS.items():
+        flag = "--" + opt.replace("_", "-")
+        choices = KINDS if opt == "heval_sandbox" else None
+        g.addoption(flag, dest=opt, default=None, choices=choices, help=f"{help_} (ini: {ini}; default {default})")
+        parser.addini(ini, help_, default=None)
+
+
+def _setting(config: pytest.Config, opt: str) -> Any:
+    ini, typ, default, _ = SETTINGS[opt]
+    value = config.getoption(opt)
+    if value is None:
+        value = config.getini(ini) or None
+    if value is None:
+        return default
+    try:
+        return typ(value)
+    except (TypeError, ValueError):
+        raise pytest.UsageError(f"--{opt.replace('_', '-')}: {value!r} is not a valid {typ.__name__}") from None
+
+
+def _parse_fail_under(items: List[str]) -> List[Tuple[str, float]]:
+    out = []
+    for item in items:
+        name, sep, value = item.partition("=")
+        name = name.strip()
+        try:
+            threshold = float(value)
+        except ValueError:
+            threshold = None
+        if not sep or threshold is None or not (name == "compile_rate" or
+                                                 (name.startswith("pass@") and name[5:].isdigit())):
+            raise pytest.UsageError(f"--heval-fail-under {item!r}: want METRIC=VALUE, METRIC being pass@k or "
+                                    "compile_rate, e.g. pass@1=0.40")
+        out.append((name, threshold))
+    return out
+
+
+def _worker_index() -> int:
+    wid = os.environ.get("PYTEST_XDIST_WORKER", "")
+    return int(wid[2:]) if wid.startswith("gw") and wid[2:].isdigit() else 0
+
+
+class HevalSession:
+    """Per-process state of a --heval run; registered as a plugin only when --heval is given."""
+
+    def __init__(self, config: pytest.Config):
+        self.config = config
+        self.is_worker = hasattr(config, "workerinput")
+        self.started = time.time()
+        self.ks = self._ks()
+        self.fail_under = _parse_fail_under(config.getoption("heval_fail_under"))
+        for name, _ in self.fail_under:
+            if name.startswith("pass@") and int(name[5:]) not in self.ks:
+                self.ks = sorted(set(self.ks) | {int(name[5:])})
+        self.limits = Limits(
+            timeout=_setting(config, "heval_timeout"),
+            compile_timeout=_setting(config, "heval_compile_timeout"),
+            memory_mb=_setting(config, "heval_memory"),
+            output_limit=int(_setting(config, "heval_output_limit") * 1024 * 1024),
+        )
+        self.edition = _setting(config, "heval_edition")
+        self.results_dir = _setting(config, "heval_results")
+        problem_paths = list(config.getoption("heval_problems"))
+        self.samples_paths = samples_paths(config.args)
+        missing = check_files_exist(problem_paths, "problem file") or check_files_exist(self.samples_paths, "samples file")
+        if missing:
+            raise pytest.UsageError(missing)
+        try:
+            self.toolchain: Toolchain = find_toolchain()
+            self.sandbox: Sandbox = get_sandbox(_setting(config, "heval_sandbox"))
+            self.inputs = Inputs(problem_paths)
+            if not self.is_worker:
+                # validate every input on the controller, before anything is compiled
+                for p in self.samples_paths:
+                    self.inputs.load(p)
+        except HevalError as e:
+            raise pytest.UsageError(str(e)) from None
+        self.executor: Optional[Executor] = None
+        self.writers: Dict[str, ResultsWriter] = {}
+        self.metrics: Dict[str, Dict[str, Any]] = {}
+        self.messages: List[str] = []
+
+    def _ks(self) -> List[int]:
+        try:
+            return parse_ks(_setting(self.config, "heval_k"))
+        except ValueError as e:
+            raise pytest.UsageError(str(e)) from None
+
+    # ---- worker side -----------------------------------------------------------------
+    def backstop_timeout(self) -> Optional[float]:
+        """pytest-timeout's per-item backstop, unless the user set a timeout of their own."""
+        if not self.config.pluginmanager.hasplugin("timeout"):
+            return None
+        if self.config.getoption("timeout", None) or self.config.getini("timeout"):
+            return None
+        return self.limits.compile_timeout + self.limits.timeout + 60.0
+
+    def judge(self, path: str, index: int) -> Dict[str, Any]:
+        sample, problem = self.inputs.get(path, index)
+        if self.executor is None:
+            self.executor = Executor(self.toolchain, self.sandbox, self.limits, worker=_worker_index())
+        program = assemble(problem, sample.completion, self.edition, self.toolchain.unsafe_attrs)
+        return self.executor.judge(program)
+
+    @pytest.hookimpl
+    def pytest_collect_file(self, file_path, parent):
+        if is_jsonl_path(file_path) and parent.session.isinitpath(file_path):
+            f = SamplesFile.from_parent(parent, path=file_path)
+            f.heval = self
+            return f
+        return None
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_makereport(self, item, call):
+        outcome = yield
+        rep = outcome.get_result()
+        if isinstance(item, SampleItem) and rep.when == "call":
+            v = item.verdict
+            if v is None:  # pytest-timeout's backstop or another exception interrupted the judging
+                msg = str(call.excinfo.value) if call.excinfo else "no verdict"
+                v = infra_verdict(f"judging was interrupted: {msg[:500]}")
+            rep.heval = {"path": str(item.path), "index": item.index, "verdict": v}
+
+    def pytest_report_teststatus(self, report, config):
+        h = getattr(report, "heval", None)
+        if h is None or report.when != "call" or not report.failed:
+            return None
+        et = h["verdict"].get("error_type") or "failed"
+        letter = {"compile_error": "C", "compile_timeout": "C", "timeout": "T", "infra_error": "I"}.get(et, "F")
+        return "failed", letter, f"FAILED [{et}]"
+
+    # ---- controller side ----------------------------------------------------------------
+    def pytest_sessionstart(self, session):
+        if self.is_worker:
+            return
+        for p in self.samples_paths:
+            res, _ = output_paths(p, self.results_dir)
+            try:
+                self.writers[p] = ResultsWriter(res)
+            except OSError as e:
+                raise pytest.UsageError(f"cannot create the results file {res}: {e.strerror or e}") from None
+
+    def _locate(self, nodeid: str) -> Optional[Tuple[str, int]]:
+        """(samples path, index) of a node id, for reports that carry no data (a crashed worker's)."""
+        file_part, sep, name = nodeid.partition("::")
+        if not sep or "#" not in name:
+            return None
+        idx = name.rsplit("#", 1)[1]
+        if not idx.isdigit():
+            return None
+        for p in self.samples_paths:
+            if os.path.basename(p) == os.path.basename(file_part):
+                return p, int(idx)
+        return None
+
+    def pytest_runtest_logreport(self, report):
+        if self.is_worker:
+            return
+        h = getattr(report, "heval", None)
+        if h is not None:
+            self._record(os.path.abspath(h["path"]), h["index"], h["verdict"])
+        elif report.failed and report.when != "teardown":
+            loc = self._locate(report.nodeid)
+            if loc is not None:
+                why = "the worker running it crashed" if report.when == "???" else f"{report.when} failed"
+                self._record(loc[0], loc[1], infra_verdict(f"{why}: {str(report.longrepr)[-500:]}"))
+
+    def _record(self, path: str, index: int, v: Dict[str, Any]) -> None:
+        w = self.writers.get(path)
+        if w is None:
+            return
+        sample, _ = self.inputs.get(path, index)
+        w.write(result_row(sample.row, index, v))
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_sessionfinish(self, session, exitstatus):
+        if self.executor is not None:
+            self.executor.close()
+            self.executor = None
+        if self.is_worker:
+            return
+        ended = time.time()
+        wall = ended - self.started
+        # the junitxml plugin's LogXML (record_testsuite_property does not work under xdist)
+        xml = next((p for p in self.config.pluginmanager.get_plugins() if hasattr(p, "add_global_property")), None)
+        for path, w in self.writers.items():
+            rows = w.finish()
+            if w.error:
+                self.messages.append(w.error)
+            m = compute(rows, self.ks)
+            m.update({
+                "samples_file": path,
+                "results_file": w.path,
+                "expected_samples": len(self.inputs.load(path).samples),
+                "rustc": self.toolchain.version,
+                "rustc_flags": flags_description(),
+                "sandbox": self.sandbox.kind,
+                "limits": {"timeout_s": self.limits.timeout, "compile_timeout_s": self.limits.compile_timeout,
+                           "memory_mib": self.limits.memory_mb, "output_limit_bytes": self.limits.output_limit},
+                "edition_override": self.edition,
+                "plugin_version": __version__,
+                "started": datetime.datetime.fromtimestamp(self.started, datetime.timezone.utc).isoformat(),
+                "ended": datetime.datetime.fromtimestamp(ended, datetime.timezone.utc).isoformat(),
+                "wall_time_s": round(wall, 3),
+                "samples_per_minute": round(len(rows) / wall * 60, 1) if wall > 0 else None,
+            })
+            self.metrics[path] = m
+            err = write_metrics(output_paths(path, self.results_dir)[1], m)
+            if err:
+                self.messages.append(err)
+            if xml is not None:
+                suffix = "" if len(self.writers) == 1 else f"[{os.path.basename(path)}]"
+                for k, v in junit_suite_properties(m).items():
+                    xml.add_global_property(k + suffix, v)
+        if self.fail_under and exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED,
+                                              pytest.ExitCode.NO_TESTS_COLLECTED):
+            ok = True
+            for path, m in self.metrics.items():
+                for name, threshold in self.fail_under:
+                    good, msg = threshold_check(m, name, threshold)
+                    ok &= good
+                    self.messages.append(f"fail-under {'ok' if good else 'FAILED'}: {os.path.basename(path)}: {msg}")
+            session.exitstatus = pytest.ExitCode.OK if ok else pytest.ExitCode.TESTS_FAILED
+
+    def pytest_terminal_summary(self, terminalreporter, exitstatus, config):
+        if self.is_worker or not self.metrics:
+            return
+        tr = terminalreporter
+        tr.write_sep("=", "pytest-heval summary")
+        tr.write_line(f"rustc: {self.toolchain.version}   sandbox: {self.sandbox.kind}   k: {self.ks}")
+        for path, m in self.metrics.items():
+            for line in summary_lines(path, m, m["results_file"], m["expected_samples"]):
+                tr.write_line(line)
+        for msg in self.messages:
+            tr.write_line(msg)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if not config.getoption("heval", False):
+        return
+    config.pluginmanager.register(HevalSession(config), "heval-session")
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> Optional[int]:
+    """``-n auto`` under --heval: min(cpus - 2, available GiB / 4), at least 1 (the runbook's formula)."""
+    if not config.getoption("heval", False):
+        return None
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover
+        cpus = os.cpu_count() or 1
+    avail_gib = _available_gib()
+    return max(1, min(cpus - 2, int(avail_gib // 4)))
+
+
+def _available_gib() -> float:
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) / (1024 * 1024)
+    except OSError:
+        pass
+    return 4.0
