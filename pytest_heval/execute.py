@@ -121,6 +121,21 @@ class Executor:
             raise RunnerError(f"the {self.sandbox.kind} sandbox failed to start: "
                               f"{err.decode(errors='replace').strip()[-600:] or line!r}")
 
+    def _kill_runner(self) -> None:
+        if self.proc is None:
+            return
+        try:
+            os.killpg(self.proc.pid, _signal.SIGKILL)
+        except OSError:
+            pass
+        self.proc.wait()
+        for f in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
+            try:
+                f.close()
+            except Exception:
+                pass
+        self.proc = None
+
     def close(self) -> None:
         if self.proc is not None:
             try:
@@ -153,14 +168,14 @@ class Executor:
                     return orjson.loads(line)
                 except (BrokenPipeError, OSError, orjson.JSONDecodeError) as e:
                     err = f"{type(e).__name__}: {e}"
-                    try:
-                        os.killpg(self.proc.pid, _signal.SIGKILL)
-                    except OSError:
-                        pass
-                    self.proc.wait()
-                    self.proc = None
+                    self._kill_runner()
                     if attempt == 2:
                         raise RunnerError(f"the sandboxed runner died: {err}") from None
+                except BaseException:
+                    # interrupted mid-request (pytest-timeout's signal, Ctrl-C): the runner's state is
+                    # unknown, so end it (and the sample it runs); the next request starts a fresh one
+                    self._kill_runner()
+                    raise
         raise AssertionError("unreachable")
 
     # ---- work dirs ---------------------------------------------------------------------
