@@ -9,6 +9,11 @@ from typing import Iterable, List
 
 import pytest
 
+# pytester gives each inner run a temporary HOME: keep rustup's toolchain reachable for the inner runs
+for _var, _dir in (("RUSTUP_HOME", "~/.rustup"), ("CARGO_HOME", "~/.cargo")):
+    if _var not in os.environ and os.path.isdir(os.path.expanduser(_dir)):
+        os.environ[_var] = os.path.expanduser(_dir)
+
 REPO = Path(__file__).resolve().parent.parent
 DATASETS = Path(os.environ.get("HEVAL_DATASETS", REPO.parent / "shared" / "datasets"))
 
