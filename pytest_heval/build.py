@@ -22,6 +22,7 @@ BASE_FLAGS = (
     "-C", "codegen-units=1",
     "-C", "prefer-dynamic",
     "-C", "link-arg=-Wl,-rpath,$ORIGIN/../lib",
+    "-A", "warnings",  # lint warnings cost time and bury errors; a sample's own #[deny] still applies
 )
 
 

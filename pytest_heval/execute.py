@@ -15,13 +15,13 @@ import sys
 import tempfile
 import threading
 import time
-from typing import Any, Dict, Optional
+from typing import Any, Dict, List, Optional
 
 import orjson
 
 from . import jail as _jail_module
 from .build import Toolchain, rustc_argv
-from .program import TAMPER_EXIT, TAMPER_MESSAGE, Program
+from .program import TAMPER_EXIT, TAMPER_MESSAGE, Program, exit_guard
 from .sandbox import Sandbox
 
 ERROR_TYPES = (
@@ -202,13 +202,14 @@ class Executor:
         return self.uid if self.sandbox.binds_toolchain else None
 
     # ---- judging -------------------------------------------------------------------------
-    def compile(self, src: str, out: str, style: str, edition: str, cwd: str, extra=()) -> Dict[str, Any]:
+    def compile(self, src: str, out: str, style: str, edition: str, cwd: str, extra=(),
+                full_stderr: bool = False) -> Dict[str, Any]:
         lim = self.limits
         return self.request({
             "argv": rustc_argv(self.rustc, src, out, style, edition, list(extra)),
             "cwd": cwd, "env": self.env(cwd), "timeout": lim.compile_timeout, "mem_mb": max(lim.memory_mb, 2048),
             "cpu_s": int(lim.compile_timeout) + 5, "fsize_mb": 1024, "uid": self.compile_uid,
-            "out_limit": 16 * 1024 * 1024, "tail": lim.tail,
+            "out_limit": 64 * 1024 * 1024, "tail": 32 * 1024 * 1024 if full_stderr else lim.tail,
         })
 
     def run_binary(self, argv, cwd: str) -> Dict[str, Any]:
@@ -219,31 +220,148 @@ class Executor:
             "uid": self.uid, "out_limit": lim.output_limit, "tail": lim.tail,
         })
 
+    # ---- batches: many samples, one rustc ------------------------------------------------
+    def build(self, programs: List[Program]) -> Dict[str, Dict[str, Any]]:
+        """Build programs, batching the batchable ones into one crate per edition.
+
+        Returns key -> {"exe", "filter", "dir"} for built programs, or {"verdict"} for failed builds.
+        A sample is only called a compile error after it failed alone; its stderr is its own build's.
+        """
+        out: Dict[str, Dict[str, Any]] = {}
+        alone: List[Program] = []
+        groups: Dict[str, List[Program]] = {}
+        for p in programs:
+            if p.batchable and len(programs) > 1:
+                groups.setdefault(p.edition, []).append(p)
+            else:
+                alone.append(p)
+        for edition, group in groups.items():
+            if len(group) == 1:
+                alone.extend(group)
+                continue
+            alone.extend(self._build_batch(group, edition, out))
+        for p in alone:
+            out[p.key] = self._build_alone(p)
+        return out
+
+    def _new_work_dir(self) -> str:
+        self._seq_dir = getattr(self, "_seq_dir", 0) + 1
+        return self.new_dir(f"b{self._seq_dir:07d}")
+
+    def _build_alone(self, p: Program) -> Dict[str, Any]:
+        d = self._new_work_dir()
+        src = os.path.join(d, "main.rs")
+        with open(src, "w", encoding="utf-8", errors="surrogateescape") as f:
+            f.write(p.source)
+        exe = os.path.join(d, "main")
+        c = self.compile(src, exe, p.style, p.edition, d)
+        v = classify_compile(c)
+        if v is not None:
+            v["compile_s"] = round(c.get("duration", 0.0), 4)
+            shutil.rmtree(d, ignore_errors=True)
+            return {"verdict": v}
+        return {"exe": exe, "filter": None, "dir": d, "compile_s": c.get("duration", 0.0), "shared": 1}
+
+    def _build_batch(self, group: List[Program], edition: str, out: Dict[str, Dict[str, Any]]) -> List[Program]:
+        """Build ``group`` as one crate; returns the programs that must be built alone."""
+        pending = list(group)
+        guard = exit_guard(self.toolchain.unsafe_attrs)
+        for _round in range(4):
+            if len(pending) < 2:
+                return pending
+            d = self._new_work_dir()
+            names = {}
+            root = [guard]
+            for i, p in enumerate(pending):
+                name = f"s{i:04d}"
+                names[name] = p
+                with open(os.path.join(d, name + ".rs"), "w", encoding="utf-8", errors="surrogateescape") as f:
+                    f.write(p.body)
+                root.append(f'#[path = "{name}.rs"] mod {name};')
+            src = os.path.join(d, "root.rs")
+            with open(src, "w") as f:
+                f.write("\n".join(root) + "\n")
+            exe = os.path.join(d, "batch")
+            c = self.compile(src, exe, "libtest", edition, d, extra=["--error-format=json"], full_stderr=True)
+            if c.get("rc") == 0 and not c.get("timed_out"):
+                share = c.get("duration", 0.0) / len(pending)
+                for name, p in names.items():
+                    out[p.key] = {"exe": exe, "filter": name + "::", "dir": d, "compile_s": share,
+                                  "shared": len(pending)}
+                return []
+            shutil.rmtree(d, ignore_errors=True)
+            if c.get("timed_out") or c.get("error") or c.get("signal"):
+                return pending  # one of them hangs rustc (or the toolchain broke): judge each alone
+            bad = {n for n in _error_files(c.get("stderr", "")) if n in names}
+            if not bad:
+                return pending  # errors that name no sample (e.g. at link time): build each alone
+            failed = [names[n] for n in sorted(bad)]
+            pending = [p for n, p in names.items() if n not in bad]
+            for p in failed:
+                out[p.key] = self._build_alone(p)  # confirm alone: its own stderr, its own verdict
+        return pending
+
+    def run_built(self, p: Program, b: Dict[str, Any]) -> Dict[str, Any]:
+        if "verdict" in b:
+            return dict(b["verdict"])
+        if p.style == "libtest":
+            argv = [b["exe"], "--test-threads=1", "--nocapture", "--color=never"]
+            if b["filter"]:
+                argv.insert(1, b["filter"])
+        else:
+            argv = [b["exe"]]
+        try:
+            r = self.run_binary(argv, b["dir"])
+        except (RunnerError, OSError) as e:
+            return infra_verdict(str(e))
+        v = classify_run(r, p)
+        v["run_s"] = round(r.get("duration", 0.0), 4)
+        v["compile_s"] = round(b.get("compile_s", 0.0), 4)
+        return v
+
     def judge(self, program: Program) -> Dict[str, Any]:
+        """Build and run one program on its own (the engine's simplest entry point)."""
         t0 = time.monotonic()
         try:
             self.start()
-            self._seq_dir = getattr(self, "_seq_dir", 0) + 1
-            d = self.new_dir(f"s{self._seq_dir:07d}")
-            try:
-                src = os.path.join(d, "main.rs")
-                with open(src, "w", encoding="utf-8", errors="surrogateescape") as f:
-                    f.write(program.source)
-                exe = os.path.join(d, "main")
-                c = self.compile(src, exe, program.style, program.edition, d)
-                v = classify_compile(c)
-                if v is None:
-                    argv = [exe, "--test-threads=1", "--nocapture", "--color=never"] if program.style == "libtest" else [exe]
-                    r = self.run_binary(argv, d)
-                    v = classify_run(r, program)
-                    v["run_s"] = round(r.get("duration", 0.0), 4)
-                v["compile_s"] = round(c.get("duration", 0.0), 4)
-            finally:
-                shutil.rmtree(d, ignore_errors=True)
+            b = self.build([program])[program.key]
+            v = self.run_built(program, b)
+            if "dir" in b:
+                shutil.rmtree(b["dir"], ignore_errors=True)
         except (RunnerError, OSError) as e:
             v = infra_verdict(str(e))
         v["duration_s"] = round(time.monotonic() - t0, 4)
         return v
+
+
+def _error_files(stderr: str) -> set:
+    """Sample module names (``s0003``) that rustc's JSON diagnostics blame for errors."""
+    names = set()
+    for line in stderr.splitlines():
+        if not line.startswith("{"):
+            continue
+        try:
+            d = orjson.loads(line)
+        except orjson.JSONDecodeError:
+            continue
+        if d.get("level") not in ("error", "error: internal compiler error"):
+            continue
+        stack = [d]
+        while stack:
+            x = stack.pop()
+            for span in x.get("spans") or ():
+                base = os.path.basename(span.get("file_name", ""))
+                if base.endswith(".rs") and base[:-3] != "root":
+                    names.add(base[:-3])
+                exp = span.get("expansion")
+                while exp:
+                    sp = exp.get("span") or {}
+                    base = os.path.basename(sp.get("file_name", ""))
+                    if base.endswith(".rs") and base[:-3] != "root":
+                        names.add(base[:-3])
+                    exp = sp.get("expansion")
+            stack.extend(x.get("children") or ())
+    return names
 
 
 def _signame(sig: int) -> str:

@@ -145,41 +145,49 @@ def run(req):
     timed_out = out_exceeded = False
     deadline = t0 + timeout
     status = None
+    try:
+        pidfd = os.pidfd_open(proc.pid)  # readable when the process ends: no polling
+    except (AttributeError, OSError):
+        pidfd = None
+    drain_until = None
     while True:
-        now = time.monotonic()
         if status is None:
             pid, st = os.waitpid(proc.pid, os.WNOHANG)
             if pid:
                 status = st
-        if status is not None and not open_fds:
+                # the process ended; whatever it started may still hold the pipes: drain briefly
+                drain_until = time.monotonic() + 0.05
+        now = time.monotonic()
+        if status is not None and (not open_fds or now >= drain_until):
             break
         if status is None and now >= deadline:
             timed_out = True
             break
-        if status is not None:
-            # the process ended but something it started still holds the pipes: drain briefly, then stop
-            wait = 0.05
-        else:
-            wait = min(deadline - now, 0.05 if not open_fds else 1.0)
-        if open_fds:
-            ready, _, _ = select.select(list(open_fds), [], [], max(wait, 0))
-            for fd in ready:
-                chunk = os.read(fd, 65536)
-                if not chunk:
-                    open_fds.discard(fd)
-                    continue
-                total[fd] += len(chunk)
-                b = bufs[fd]
-                b += chunk
-                if len(b) > 2 * keep:
-                    del b[: len(b) - keep]
-            if sum(total.values()) > out_limit:
-                out_exceeded = True
-                break
-            if status is not None and not ready:
-                break
-        else:
-            time.sleep(wait)
+        wait = (drain_until if status is not None else deadline) - now
+        watch = list(open_fds)
+        if status is None:
+            if pidfd is not None:
+                watch.append(pidfd)
+            else:
+                wait = min(wait, 0.002)
+        ready, _, _ = select.select(watch, [], [], max(wait, 0))
+        for fd in ready:
+            if fd == pidfd:
+                continue
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                open_fds.discard(fd)
+                continue
+            total[fd] += len(chunk)
+            b = bufs[fd]
+            b += chunk
+            if len(b) > 2 * keep:
+                del b[: len(b) - keep]
+        if sum(total.values()) > out_limit:
+            out_exceeded = True
+            break
+    if pidfd is not None:
+        os.close(pidfd)
     if status is None:
         try:
             os.killpg(proc.pid, signal.SIGKILL)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime
 import os
+import shutil
 import time
 from typing import Any, Dict, List, Optional, Tuple
 
@@ -21,6 +22,7 @@ from .execute import ERROR_TYPES, Executor, Limits, infra_verdict
 from .inputs import Inputs, check_files_exist, samples_paths
 from .jsonl import is_jsonl_path
 from .metrics import DEFAULT_K, compute, parse_ks, threshold_check
+from .plan import DEFAULT_BATCH, Plan
 from .program import assemble
 from .report import junit_suite_properties, summary_lines
 from .results import ResultsWriter, output_paths, result_row, write_metrics
@@ -36,6 +38,7 @@ SETTINGS: Dict[str, Tuple[str, Any, Any, str]] = {
     "heval_k": ("heval_k", str, ",".join(map(str, DEFAULT_K)), "the k of pass@k, comma-separated"),
     "heval_edition": ("heval_edition", str, None, "Rust edition for every problem (default: the problem's own)"),
     "heval_results": ("heval_results", str, None, "directory for the results/metrics files (default: next to the samples)"),
+    "heval_batch": ("heval_batch", int, DEFAULT_BATCH, "distinct programs compiled per rustc (1: one sample per rustc)"),
 }
 
 
@@ -84,6 +87,14 @@ def _parse_fail_under(items: List[str]) -> List[Tuple[str, float]]:
     return out
 
 
+def _n_workers(config: pytest.Config) -> int:
+    env = os.environ.get("PYTEST_XDIST_WORKER_COUNT")
+    if env and env.isdigit():
+        return int(env)
+    n = config.getoption("numprocesses", None)
+    return n if isinstance(n, int) and n > 0 else 1
+
+
 def _worker_index() -> int:
     wid = os.environ.get("PYTEST_XDIST_WORKER", "")
     return int(wid[2:]) if wid.startswith("gw") and wid[2:].isdigit() else 0
@@ -124,6 +135,12 @@ class HevalSession:
                     self.inputs.load(p)
         except HevalError as e:
             raise pytest.UsageError(str(e)) from None
+        self.batch = max(1, _setting(config, "heval_batch"))
+        self._plan: Optional[Plan] = None
+        self.selected: Optional[set] = None  # (path, index) of the items this process will run
+        self.built: Dict[str, Dict[str, Any]] = {}  # program key -> build (binary or failed verdict)
+        self.verdicts: Dict[str, Dict[str, Any]] = {}  # program key -> verdict: duplicates reuse it
+        self.dir_refs: Dict[str, int] = {}
         self.executor: Optional[Executor] = None
         self.writers: Dict[str, ResultsWriter] = {}
         self.metrics: Dict[str, Dict[str, Any]] = {}
@@ -144,12 +161,76 @@ class HevalSession:
             return None
         return self.limits.compile_timeout + self.limits.timeout + 60.0
 
+    def program(self, ref: Tuple[str, int]):
+        sample, problem = self.inputs.get(*ref)
+        return assemble(problem, sample.completion, self.edition, self.toolchain.unsafe_attrs)
+
+    @property
+    def plan(self) -> Plan:
+        if self._plan is None:
+            refs = []
+            for path in self.samples_paths:
+                for s in self.inputs.load(path).samples:
+                    refs.append(((path, s.index), self.program((path, s.index)).key))
+            self._plan = Plan(refs, self.batch, _n_workers(self.config))
+        return self._plan
+
     def judge(self, path: str, index: int) -> Dict[str, Any]:
-        sample, problem = self.inputs.get(path, index)
+        """The verdict of one sample: its batch is built on first use, a duplicate reuses its twin's verdict."""
+        ref = (os.path.abspath(path), index)
+        plan = self.plan
+        key = plan.key_of[ref]
+        if key in self.verdicts:
+            v = dict(self.verdicts[key])
+            v.update(duration_s=0.0, reused=True)
+            return v
         if self.executor is None:
             self.executor = Executor(self.toolchain, self.sandbox, self.limits, worker=_worker_index())
-        program = assemble(problem, sample.completion, self.edition, self.toolchain.unsafe_attrs)
-        return self.executor.judge(program)
+        t0 = time.monotonic()
+        if key not in self.built:
+            wanted = [k for k in plan.keys_of_scope[plan.scope_of_key[key]]
+                      if k not in self.verdicts and k not in self.built
+                      and (self.selected is None or k == key or plan.first_ref[k] in self.selected)]
+            try:
+                self.executor.start()
+                built = self.executor.build([self.program(plan.first_ref[k]) for k in wanted])
+            except Exception as e:  # the sandbox or toolchain failed: the harness's fault
+                built = {k: {"verdict": infra_verdict(f"build failed: {e}")} for k in wanted}
+            for b in built.values():
+                if "dir" in b:
+                    self.dir_refs[b["dir"]] = self.dir_refs.get(b["dir"], 0) + 1
+            self.built.update(built)
+        b = self.built.pop(key)
+        v = self.executor.run_built(self.program(ref), b)
+        if "dir" in b:
+            self.dir_refs[b["dir"]] -= 1
+            if self.dir_refs[b["dir"]] == 0:
+                del self.dir_refs[b["dir"]]
+                shutil.rmtree(b["dir"], ignore_errors=True)
+        v["duration_s"] = round(time.monotonic() - t0 + v.get("compile_s", 0.0) * (b.get("shared", 1) > 1), 4)
+        if v.get("error_type") != "infra_error":
+            self.verdicts[key] = v
+        return v
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_collection_modifyitems(self, session, config, items):
+        self.selected = {(os.path.abspath(str(i.path)), i.index) for i in items if isinstance(i, SampleItem)}
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_xdist_make_scheduler(self, config, log):
+        """Send each batch (and every duplicate of its programs) to one worker, as a whole."""
+        from xdist.scheduler import LoadScopeScheduling
+
+        heval = self
+
+        class BatchScheduling(LoadScopeScheduling):
+            def _split_scope(self, nodeid: str) -> str:
+                loc = heval._locate(nodeid)
+                if loc is None or loc not in heval.plan.key_of:
+                    return nodeid
+                return f"heval-batch-{heval.plan.scope(loc)}"
+
+        return BatchScheduling(config, log)
 
     @pytest.hookimpl
     def pytest_collect_file(self, file_path, parent):

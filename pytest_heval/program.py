@@ -75,12 +75,22 @@ def expected_tests(test: str) -> Tuple[str, ...]:
     return tuple(_TEST_FN.findall(test))
 
 
+# What changes meaning when a sample becomes a module of a shared crate (see performance notes):
+# crate-relative paths, crate attributes, exported symbols/macros, file-relative macros, out-of-line modules.
+_NOT_BATCHABLE = re.compile(
+    r"crate::|\$crate|#!\s*\[|no_mangle|export_name|link_section|macro_export|module_path!|file!|"
+    r"\bmod\s+\w+\s*;|extern\s+crate|#\s*\[\s*path\b|\bsuper::|__heval"
+)
+
+
 @dataclasses.dataclass(frozen=True)
 class Program:
-    source: str
+    source: str  # the whole program, exit guard included: what a standalone build compiles
     style: str  # "libtest" | "main"
     edition: str
     expected_tests: Tuple[str, ...]
+    body: str = ""  # the program without the exit guard: what becomes one module of a batch crate
+    batchable: bool = False
 
     @property
     def key(self) -> str:
@@ -94,5 +104,9 @@ class Program:
 
 def assemble(problem: Problem, completion: str, edition: str | None = None, unsafe_attrs: bool = True) -> Program:
     style = problem.style
-    source = problem.head + completion + "\n" + harden_test(problem.test) + "\n" + exit_guard(unsafe_attrs)
-    return Program(source, style, edition or problem.edition, expected_tests(problem.test) if style == "libtest" else ())
+    body = problem.head + completion + "\n" + harden_test(problem.test) + "\n"
+    source = body + exit_guard(unsafe_attrs)
+    # the test text is the dataset's (its `use super::*` is fine inside a module); check the rest
+    batchable = style == "libtest" and not _NOT_BATCHABLE.search(problem.head + completion)
+    return Program(source, style, edition or problem.edition,
+                   expected_tests(problem.test) if style == "libtest" else (), body, batchable)
