@@ -262,44 +262,59 @@ class Executor:
             return {"verdict": v}
         return {"exe": exe, "filter": None, "dir": d, "compile_s": c.get("duration", 0.0), "shared": 1}
 
+    def _write_batch(self, programs: List[Program]) -> tuple:
+        d = self._new_work_dir()
+        names = {}
+        root = [exit_guard(self.toolchain.unsafe_attrs)]
+        for i, p in enumerate(programs):
+            name = f"s{i:04d}"
+            names[name] = p
+            with open(os.path.join(d, name + ".rs"), "w", encoding="utf-8", errors="surrogateescape") as f:
+                f.write(p.body)
+            root.append(f'#[path = "{name}.rs"] mod {name};')
+        src = os.path.join(d, "root.rs")
+        with open(src, "w") as f:
+            f.write("\n".join(root) + "\n")
+        return d, src, names
+
     def _build_batch(self, group: List[Program], edition: str, out: Dict[str, Dict[str, Any]]) -> List[Program]:
-        """Build ``group`` as one crate; returns the programs that must be built alone."""
+        """Build ``group`` as one crate; returns the programs that must be built alone.
+
+        Failing modules are found with cheap type-check-only rounds (``--emit=metadata``, rustc's JSON
+        diagnostics name each error's file), confirmed alone, and the rest is built once for real.
+        """
         pending = list(group)
-        guard = exit_guard(self.toolchain.unsafe_attrs)
         for _round in range(4):
             if len(pending) < 2:
                 return pending
-            d = self._new_work_dir()
-            names = {}
-            root = [guard]
-            for i, p in enumerate(pending):
-                name = f"s{i:04d}"
-                names[name] = p
-                with open(os.path.join(d, name + ".rs"), "w", encoding="utf-8", errors="surrogateescape") as f:
-                    f.write(p.body)
-                root.append(f'#[path = "{name}.rs"] mod {name};')
-            src = os.path.join(d, "root.rs")
-            with open(src, "w") as f:
-                f.write("\n".join(root) + "\n")
-            exe = os.path.join(d, "batch")
-            c = self.compile(src, exe, "libtest", edition, d, extra=["--error-format=json"], full_stderr=True)
-            if c.get("rc") == 0 and not c.get("timed_out"):
-                share = c.get("duration", 0.0) / len(pending)
-                for name, p in names.items():
-                    out[p.key] = {"exe": exe, "filter": name + "::", "dir": d, "compile_s": share,
-                                  "shared": len(pending)}
-                return []
+            d, src, names = self._write_batch(pending)
+            c = self.compile(src, os.path.join(d, "check"), "libtest", edition, d,
+                             extra=["--error-format=json", "--emit=metadata"], full_stderr=True)
             shutil.rmtree(d, ignore_errors=True)
+            if c.get("rc") == 0 and not c.get("timed_out"):
+                break
             if c.get("timed_out") or c.get("error") or c.get("signal"):
                 return pending  # one of them hangs rustc (or the toolchain broke): judge each alone
             bad = {n for n in _error_files(c.get("stderr", "")) if n in names}
             if not bad:
-                return pending  # errors that name no sample (e.g. at link time): build each alone
-            failed = [names[n] for n in sorted(bad)]
+                return pending  # errors that name no sample: build each alone
             pending = [p for n, p in names.items() if n not in bad]
-            for p in failed:
-                out[p.key] = self._build_alone(p)  # confirm alone: its own stderr, its own verdict
-        return pending
+            for n in sorted(bad):
+                out[names[n].key] = self._build_alone(names[n])  # confirm alone: its own stderr
+        else:
+            return pending
+        if len(pending) < 2:
+            return pending
+        d, src, names = self._write_batch(pending)
+        exe = os.path.join(d, "batch")
+        c = self.compile(src, exe, "libtest", edition, d)
+        if c.get("rc") != 0 or c.get("timed_out"):
+            shutil.rmtree(d, ignore_errors=True)
+            return pending  # failed after type-checking (codegen, link): build each alone
+        share = c.get("duration", 0.0) / len(pending)
+        for name, p in names.items():
+            out[p.key] = {"exe": exe, "filter": name + "::", "dir": d, "compile_s": share, "shared": len(pending)}
+        return []
 
     def run_built(self, p: Program, b: Dict[str, Any]) -> Dict[str, Any]:
         if "verdict" in b:
@@ -408,7 +423,8 @@ def classify_run(r: Dict[str, Any], program: Program) -> Dict[str, Any]:
     rc, sig = r.get("rc"), r.get("signal")
     if rc == TAMPER_EXIT and TAMPER_MESSAGE in err:
         return v(False, "tampering", "failed: the program exited with status 0 before its tests/main finished")
-    if "memory allocation of" in err and ("failed" in err) or (sig == _signal.SIGKILL and "memory" in err):
+    abnormal = bool(sig) or rc not in (0, None)
+    if abnormal and (re.search(r"memory allocation of \d+ bytes failed", err) or (sig == _signal.SIGKILL and "memory" in err)):
         return v(False, "memory_limit", "failed: memory limit exceeded")
     if program.style == "libtest":
         summaries = _SUMMARY.findall(out)

@@ -29,7 +29,6 @@ _ASSERT_MACROS = re.compile(
     r"(?<![\w:$!])\b(assert|assert_eq|assert_ne|debug_assert|debug_assert_eq|debug_assert_ne|"
     r"panic|unreachable|todo|unimplemented)(\s*)!"
 )
-_TEST_FN = re.compile(r"#\s*\[\s*test\s*\]\s*(?:#\s*\[[^\]]*\]\s*)*(?:pub\s+)?(?:async\s+)?(?:unsafe\s+)?fn\s+(\w+)")
 
 EXIT_GUARD = r"""
 #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
@@ -65,14 +64,88 @@ def exit_guard(unsafe_attrs: bool = True) -> str:
     )
 
 
+def _code_spans(text: str):
+    """Yield (is_code, chunk) pieces of Rust text: string/char literals and comments are not code."""
+    i, n, start = 0, len(text), 0
+    raw = re.compile(r'(?<![\w])b?r(#*)"')
+    while i < n:
+        c = text[i]
+        if text.startswith("//", i):
+            j = text.find("\n", i)
+            j = n if j < 0 else j
+        elif text.startswith("/*", i):
+            depth, j = 1, i + 2
+            while j < n and depth:
+                if text.startswith("/*", j):
+                    depth, j = depth + 1, j + 2
+                elif text.startswith("*/", j):
+                    depth, j = depth - 1, j + 2
+                else:
+                    j += 1
+        elif c == '"':
+            j = i + 1
+            while j < n and text[j] != '"':
+                j += 2 if text[j] == "\\" else 1
+            j += 1
+        elif c in "rb" and raw.match(text, i):
+            m = raw.match(text, i)
+            close = '"' + m.group(1)
+            j = text.find(close, m.end())
+            j = n if j < 0 else j + len(close)
+        elif c == "'" and re.match(r"'(?:[^'\\\n]|\\[^\n]{1,10}?)'", text[i:i + 14]):
+            j = i + re.match(r"'(?:[^'\\\n]|\\[^\n]{1,10}?)'", text[i:i + 14]).end()
+        else:
+            i += 1
+            continue
+        if start < i:
+            yield True, text[start:i]
+        yield False, text[i:j]
+        i = start = j
+    if start < n:
+        yield True, text[start:]
+
+
 def harden_test(test: str) -> str:
-    """Call the test's assertion macros by absolute path so a completion cannot shadow them."""
-    return _ASSERT_MACROS.sub(lambda m: f"::std::{m.group(1)}{m.group(2)}!", test)
+    """Call the test's assertion macros by absolute path so a completion cannot shadow them.
+
+    Only code is rewritten: string literals, character literals and comments are left as they are.
+    """
+    return "".join(
+        _ASSERT_MACROS.sub(lambda m: f"::std::{m.group(1)}{m.group(2)}!", chunk) if is_code else chunk
+        for is_code, chunk in _code_spans(test)
+    )
+
+
+_FN_AFTER = re.compile(r"(?:pub(?:\([^)]*\))?\s+)?(?:const\s+)?(?:async\s+)?(?:unsafe\s+)?(?:extern\s+\"[^\"]*\"\s+)?fn\s+(\w+)")
 
 
 def expected_tests(test: str) -> Tuple[str, ...]:
-    """Names of the ``#[test]`` functions the problem's test text defines."""
-    return tuple(_TEST_FN.findall(test))
+    """Names of the ``#[test]`` functions the problem's test text defines (comments and attributes may sit between)."""
+    code = "".join(chunk if is_code else (" " * len(chunk) if not chunk.startswith('"') and "r" not in chunk[:2]
+                                          else '"' + " " * (len(chunk) - 2) + '"')
+                   for is_code, chunk in _code_spans(test))
+    names = []
+    for m in re.finditer(r"#\s*\[\s*test\s*\]", code):
+        i = m.end()
+        while True:
+            while i < len(code) and code[i].isspace():
+                i += 1
+            if code.startswith("#", i):  # another attribute: skip its balanced brackets
+                j = code.find("[", i)
+                depth = 0
+                while j < len(code):
+                    depth += code[j] == "["
+                    depth -= code[j] == "]"
+                    j += 1
+                    if depth == 0:
+                        break
+                i = j
+                continue
+            break
+        fm = _FN_AFTER.match(code, i)
+        if fm:
+            names.append(fm.group(1))
+    return tuple(names)
 
 
 # What changes meaning when a sample becomes a module of a shared crate (see performance notes):
