@@ -162,7 +162,8 @@ def test_load_samples_gzip_cli_whole_file_loads(tmp_path):
     assert len(load_samples(str(p))) == 5
 
 
-@pytest.mark.parametrize("content", [b"", b"\n\n  \r\n", b"\xef\xbb\xbf", gzip.compress(b"")])
+@pytest.mark.parametrize("content", [b"", b"\n\n  \r\n", b"\xef\xbb\xbf", gzip.compress(b"", mtime=0)],
+                         ids=["empty", "blank-lines", "bom-only", "empty-gzip"])
 def test_load_samples_empty(tmp_path, content):
     p = write_bytes(tmp_path / "s.jsonl", content)
     with pytest.raises(InputError) as ei:
