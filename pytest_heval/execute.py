@@ -248,13 +248,21 @@ class Executor:
         self._seq_dir = getattr(self, "_seq_dir", 0) + 1
         return self.new_dir(f"b{self._seq_dir:07d}")
 
-    def _build_alone(self, p: Program) -> Dict[str, Any]:
+    def _build_alone(self, p: Program, check_first: bool = False) -> Dict[str, Any]:
+        """Build one program alone. ``check_first``: it is expected to fail (it failed in a batch), so
+        type-check it first (``--emit=metadata``, about half a build): a failure there is its verdict."""
         d = self._new_work_dir()
         src = os.path.join(d, "main.rs")
         with open(src, "w", encoding="utf-8", errors="surrogateescape") as f:
             f.write(p.source)
         exe = os.path.join(d, "main")
-        c = self.compile(src, exe, p.style, p.edition, d)
+        c = None
+        if check_first:
+            c = self.compile(src, os.path.join(d, "check.rmeta"), p.style, p.edition, d, extra=["--emit=metadata"])
+            if c.get("rc") == 0 and not c.get("timed_out"):
+                c = None  # it type-checks alone: build it for real
+        if c is None:
+            c = self.compile(src, exe, p.style, p.edition, d)
         v = classify_compile(c)
         if v is not None:
             v["compile_s"] = round(c.get("duration", 0.0), 4)
@@ -280,41 +288,33 @@ class Executor:
     def _build_batch(self, group: List[Program], edition: str, out: Dict[str, Dict[str, Any]]) -> List[Program]:
         """Build ``group`` as one crate; returns the programs that must be built alone.
 
-        Failing modules are found with cheap type-check-only rounds (``--emit=metadata``, rustc's JSON
-        diagnostics name each error's file), confirmed alone, and the rest is built once for real.
+        A failed build stops after type-checking, so it costs about what a check would; its JSON
+        diagnostics name each error's file. The blamed samples are confirmed alone (their own verdict,
+        their own stderr) and the rest is built again.
         """
         pending = list(group)
         for _round in range(4):
             if len(pending) < 2:
                 return pending
             d, src, names = self._write_batch(pending)
-            c = self.compile(src, os.path.join(d, "check"), "libtest", edition, d,
-                             extra=["--error-format=json", "--emit=metadata"], full_stderr=True)
-            shutil.rmtree(d, ignore_errors=True)
+            exe = os.path.join(d, "batch")
+            c = self.compile(src, exe, "libtest", edition, d, extra=["--error-format=json"], full_stderr=True)
             if c.get("rc") == 0 and not c.get("timed_out"):
-                break
+                share = c.get("duration", 0.0) / len(pending)
+                for name, p in names.items():
+                    out[p.key] = {"exe": exe, "filter": name + "::", "dir": d, "compile_s": share,
+                                  "shared": len(pending)}
+                return []
+            shutil.rmtree(d, ignore_errors=True)
             if c.get("timed_out") or c.get("error") or c.get("signal"):
                 return pending  # one of them hangs rustc (or the toolchain broke): judge each alone
             bad = {n for n in _error_files(c.get("stderr", "")) if n in names}
             if not bad:
-                return pending  # errors that name no sample: build each alone
+                return pending  # errors that name no sample (at link time, say): build each alone
             pending = [p for n, p in names.items() if n not in bad]
             for n in sorted(bad):
-                out[names[n].key] = self._build_alone(names[n])  # confirm alone: its own stderr
-        else:
-            return pending
-        if len(pending) < 2:
-            return pending
-        d, src, names = self._write_batch(pending)
-        exe = os.path.join(d, "batch")
-        c = self.compile(src, exe, "libtest", edition, d)
-        if c.get("rc") != 0 or c.get("timed_out"):
-            shutil.rmtree(d, ignore_errors=True)
-            return pending  # failed after type-checking (codegen, link): build each alone
-        share = c.get("duration", 0.0) / len(pending)
-        for name, p in names.items():
-            out[p.key] = {"exe": exe, "filter": name + "::", "dir": d, "compile_s": share, "shared": len(pending)}
-        return []
+                out[names[n].key] = self._build_alone(names[n], check_first=True)
+        return pending
 
     def run_built(self, p: Program, b: Dict[str, Any]) -> Dict[str, Any]:
         if "verdict" in b:

@@ -16,6 +16,7 @@ Two things are added to what the dataset defines, neither of which changes the v
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import re
 from typing import Tuple
@@ -105,6 +106,7 @@ def _code_spans(text: str):
         yield True, text[start:]
 
 
+@functools.lru_cache(maxsize=4096)
 def harden_test(test: str) -> str:
     """Call the test's assertion macros by absolute path so a completion cannot shadow them.
 
@@ -119,6 +121,7 @@ def harden_test(test: str) -> str:
 _FN_AFTER = re.compile(r"(?:pub(?:\([^)]*\))?\s+)?(?:const\s+)?(?:async\s+)?(?:unsafe\s+)?(?:extern\s+\"[^\"]*\"\s+)?fn\s+(\w+)")
 
 
+@functools.lru_cache(maxsize=4096)
 def expected_tests(test: str) -> Tuple[str, ...]:
     """Names of the ``#[test]`` functions the problem's test text defines (comments and attributes may sit between)."""
     code = "".join(chunk if is_code else (" " * len(chunk) if not chunk.startswith('"') and "r" not in chunk[:2]
