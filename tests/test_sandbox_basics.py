@@ -21,6 +21,8 @@ MAIN = Problem("M/0", "fn add(a: i32, b: i32) -> i32 {\n",
                "}\nfn main() { let c = add; assert_eq!(c(2, 3), 5); }\n", "2015", "multipl-e", "test")
 
 SECRET = "heval-test-secret-7f3a"
+# a sleep only this test process's samples start (xdist may run the other sandbox's test at the same time)
+SLEEP = str(1000 + os.getpid())
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +54,7 @@ def listener():
 
 @pytest.fixture(scope="module")
 def home_secret():
-    path = os.path.join(os.path.expanduser("~"), ".heval-test-secret")
+    path = os.path.join(os.path.expanduser("~"), f".heval-test-secret-{os.getpid()}")  # one per xdist worker
     with open(path, "w") as f:
         f.write(SECRET)
     os.chmod(path, 0o644)  # readable by anyone who can see it: the sandbox must hide it
@@ -72,7 +74,7 @@ def cases(port: int, secret_path: str):
         "include_home_file": (f'include_str!("{secret_path}").len() as i32 + a + b - {len(SECRET)}', "compile_error"),
         "write_outside": ('std::fs::write("/tmp/heval-escape", "x").unwrap(); '
                           'std::fs::write("/etc/heval-escape", "x").unwrap(); a + b', "test_failure"),
-        "orphan_process": ('std::process::Command::new("sleep").arg("300").spawn().unwrap(); a + b - 1',
+        "orphan_process": (f'std::process::Command::new("sleep").arg("{SLEEP}").spawn().unwrap(); a + b - 1',
                            "test_failure"),
     }
 
@@ -101,7 +103,7 @@ def test_adversarial_basics_are_contained_and_never_pass(executor, listener, hom
     for pid in os.listdir("/proc"):
         try:
             with open(f"/proc/{pid}/cmdline", "rb") as f:
-                if f.read() == b"sleep\x00300\x00":
+                if f.read() == b"sleep\x00" + SLEEP.encode() + b"\x00":
                     mine.append(pid)
         except OSError:
             pass
