@@ -26,6 +26,7 @@ from .plan import DEFAULT_BATCH, Plan
 from .program import assemble
 from .report import junit_suite_properties, summary_lines
 from .results import ResultsWriter, output_paths, result_row, write_metrics
+from .results import VerdictCache
 from .sandbox import KINDS, Sandbox, get_sandbox
 
 # option name -> (ini key, type, default, help)
@@ -39,6 +40,7 @@ SETTINGS: Dict[str, Tuple[str, Any, Any, str]] = {
     "heval_edition": ("heval_edition", str, None, "Rust edition for every problem (default: the problem's own)"),
     "heval_results": ("heval_results", str, None, "directory for the results/metrics files (default: next to the samples)"),
     "heval_batch": ("heval_batch", int, DEFAULT_BATCH, "distinct programs compiled per rustc (1: one sample per rustc)"),
+    "heval_cache": ("heval_cache", str, None, "directory of a verdict cache kept across runs (default: none)"),
 }
 
 
@@ -85,6 +87,13 @@ def _parse_fail_under(items: List[str]) -> List[Tuple[str, float]]:
                                     "compile_rate, e.g. pass@1=0.40")
         out.append((name, threshold))
     return out
+
+
+def _fmt_duration(seconds: float) -> str:
+    if seconds == float("inf"):
+        return "?"
+    seconds = int(seconds)
+    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
 
 
 def _n_workers(config: pytest.Config) -> int:
@@ -141,6 +150,8 @@ class HevalSession:
         self.built: Dict[str, Dict[str, Any]] = {}  # program key -> build (binary or failed verdict)
         self.verdicts: Dict[str, Dict[str, Any]] = {}  # program key -> verdict: duplicates reuse it
         self.dir_refs: Dict[str, int] = {}
+        cache_dir = _setting(config, "heval_cache")
+        self.cache = VerdictCache(cache_dir, self.cache_salt()) if cache_dir else None
         self.executor: Optional[Executor] = None
         self.writers: Dict[str, ResultsWriter] = {}
         self.metrics: Dict[str, Dict[str, Any]] = {}
@@ -184,6 +195,13 @@ class HevalSession:
             v = dict(self.verdicts[key])
             v.update(duration_s=0.0, reused=True)
             return v
+        if self.cache is not None:
+            v = self.cache.get(key)
+            if v is not None:
+                self.verdicts[key] = v
+                v = dict(v)
+                v.update(duration_s=0.0, cached=True)
+                return v
         if self.executor is None:
             self.executor = Executor(self.toolchain, self.sandbox, self.limits, worker=_worker_index())
         t0 = time.monotonic()
@@ -210,7 +228,15 @@ class HevalSession:
         v["duration_s"] = round(time.monotonic() - t0 + v.get("compile_s", 0.0) * (b.get("shared", 1) > 1), 4)
         if v.get("error_type") != "infra_error":
             self.verdicts[key] = v
+            if self.cache is not None:
+                self.cache.put(key, v)
         return v
+
+    def cache_salt(self) -> str:
+        """What else decides a verdict: the toolchain, the flags, the sandbox and the limits."""
+        lim = self.limits
+        return "|".join(map(str, (self.toolchain.version, flags_description(), self.sandbox.kind, lim.timeout,
+                                  lim.compile_timeout, lim.memory_mb, lim.output_limit, __version__)))
 
     @pytest.hookimpl(trylast=True)
     def pytest_collection_modifyitems(self, session, config, items):
@@ -301,6 +327,29 @@ class HevalSession:
             return
         sample, _ = self.inputs.get(path, index)
         w.write(result_row(sample.row, index, v))
+        self._progress()
+
+    PROGRESS_EVERY_S = 15.0
+
+    def _progress(self) -> None:
+        """Every PROGRESS_EVERY_S seconds, one line: samples done, samples/min, ETA (controller only)."""
+        now = time.time()
+        if now - getattr(self, "_last_progress", self.started) < self.PROGRESS_EVERY_S:
+            return
+        self._last_progress = now
+        done = sum(len(w.rows) for w in self.writers.values())
+        total = self._expected_total()
+        rate = done / (now - self.started) * 60 if now > self.started else 0.0
+        eta = (total - done) / rate * 60 if rate > 0 else float("inf")
+        tr = self.config.pluginmanager.get_plugin("terminalreporter")
+        if tr is not None:
+            tr.ensure_newline()
+            tr.write_line(f"[heval] {done}/{total} samples, {rate:,.0f}/min, ETA {_fmt_duration(eta)}")
+
+    def _expected_total(self) -> int:
+        if self.selected is not None:
+            return len(self.selected)
+        return sum(len(self.inputs.load(p).samples) for p in self.samples_paths)
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionfinish(self, session, exitstatus):

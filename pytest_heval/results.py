@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 from typing import Any, Dict, IO, List, Optional
 
@@ -85,3 +86,35 @@ def write_metrics(path: str, metrics: Dict[str, Any]) -> Optional[str]:
     except OSError as e:
         return f"cannot write {path}: {e.strerror or e}"
     return None
+
+
+class VerdictCache:
+    """Verdicts kept across runs (``--heval-cache DIR``): one small JSON file per program, keyed by the
+    program's hash and everything else that decides its verdict (rustc, flags, sandbox, limits)."""
+
+    def __init__(self, directory: str, salt: str):
+        self.directory = directory
+        self.salt = salt
+        os.makedirs(directory, exist_ok=True)
+
+    def _path(self, key: str) -> str:
+        h = hashlib.sha256((self.salt + "\0" + key).encode()).hexdigest()
+        return os.path.join(self.directory, h[:2], h + ".json")
+
+    def get(self, key: str) -> Optional[Dict[str, Any]]:
+        try:
+            with open(self._path(key), "rb") as f:
+                return orjson.loads(f.read())
+        except (OSError, orjson.JSONDecodeError):
+            return None
+
+    def put(self, key: str, verdict: Dict[str, Any]) -> None:
+        path = self._path(key)
+        try:
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            tmp = f"{path}.{os.getpid()}.tmp"
+            with open(tmp, "wb") as f:
+                f.write(orjson.dumps(verdict))
+            os.replace(tmp, path)
+        except OSError:
+            pass  # a cache that cannot be written only costs time

@@ -224,3 +224,31 @@ def test_sandbox_none_must_be_asked_for_and_bad_kind_is_refused(pytester):
     r = run(pytester, "--heval", "samples.jsonl", "--heval-problems", "problems.jsonl", "--heval-sandbox", "none")
     assert r.ret == 0
     assert json.loads((pytester.path / "samples.jsonl_metrics.json").read_text())["sandbox"] == "none"
+
+
+def test_verdict_cache_makes_a_rerun_reuse_every_verdict(pytester):
+    _problems(pytester)
+    path = _samples(pytester, MIXED)
+    args = ("--heval", "samples.jsonl", "--heval-problems", "problems.jsonl", "--heval-cache", "cache", "-n", "2")
+    run(pytester, *args)
+    first = result_rows(path)
+    assert not any(r.get("cached") for r in first)
+    run(pytester, *args)
+    second = result_rows(path)
+    assert all(r.get("cached") or r.get("reused") for r in second)  # nothing built again
+    assert sum(1 for r in second if r.get("cached")) == 4  # the 4 distinct programs
+    assert [(r["passed"], r["error_type"]) for r in first] == [(r["passed"], r["error_type"]) for r in second]
+    # another limit is another verdict: nothing is taken from the cache
+    run(pytester, *args, "--heval-timeout", "7")
+    assert not any(r.get("cached") for r in result_rows(path))
+
+
+def test_duplicates_are_judged_once(pytester):
+    _problems(pytester)
+    path = _samples(pytester, MIXED * 3)
+    run(pytester, "--heval", "samples.jsonl", "--heval-problems", "problems.jsonl", "-n", "2")
+    rows = result_rows(path)
+    assert len(rows) == 15
+    # 4 distinct programs (two of the five rows are identical): every later copy reuses a verdict
+    assert sum(1 for r in rows if not r.get("reused")) == 4
+    assert [(r["passed"], r["error_type"]) for r in rows[5:10]] == [(r["passed"], r["error_type"]) for r in rows[:5]]
