@@ -244,6 +244,19 @@ class Executor:
             out[p.key] = self._build_alone(p)
         return out
 
+    def _seal(self, d: str) -> None:
+        """Hand a build's files to root, read-only for the samples: a test run cannot change the binary
+        (or anything else of the build) that the next sample of its batch runs."""
+        if self.uid is None:
+            return
+        for top, dirs, files in os.walk(d):
+            os.chown(top, 0, 0)
+            os.chmod(top, 0o755)
+            for name in files:
+                p = os.path.join(top, name)
+                os.chown(p, 0, 0)
+                os.chmod(p, 0o755 if os.access(p, os.X_OK) else 0o644)
+
     def _new_work_dir(self) -> str:
         self._seq_dir = getattr(self, "_seq_dir", 0) + 1
         return self.new_dir(f"b{self._seq_dir:07d}")
@@ -268,6 +281,7 @@ class Executor:
             v["compile_s"] = round(c.get("duration", 0.0), 4)
             shutil.rmtree(d, ignore_errors=True)
             return {"verdict": v}
+        self._seal(d)
         return {"exe": exe, "filter": None, "dir": d, "compile_s": c.get("duration", 0.0), "shared": 1}
 
     def _write_batch(self, programs: List[Program]) -> tuple:
@@ -300,6 +314,7 @@ class Executor:
             exe = os.path.join(d, "batch")
             c = self.compile(src, exe, "libtest", edition, d, extra=["--error-format=json"], full_stderr=True)
             if c.get("rc") == 0 and not c.get("timed_out"):
+                self._seal(d)
                 share = c.get("duration", 0.0) / len(pending)
                 for name, p in names.items():
                     out[p.key] = {"exe": exe, "filter": name + "::", "dir": d, "compile_s": share,
@@ -326,7 +341,11 @@ class Executor:
         else:
             argv = [b["exe"]]
         try:
-            r = self.run_binary(argv, b["dir"])
+            cwd = self._new_work_dir()  # its own clean, empty work dir, the only place it may write
+            try:
+                r = self.run_binary(argv, cwd)
+            finally:
+                shutil.rmtree(cwd, ignore_errors=True)
         except (RunnerError, OSError) as e:
             return infra_verdict(str(e))
         v = classify_run(r, p)

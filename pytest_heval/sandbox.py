@@ -126,7 +126,7 @@ class Firejail(Sandbox):
         args = [
             self.exe, "--noprofile", "--quiet", "--net=none", "--nosound", "--no3d", "--nodvd", "--notv",
             "--novideo", "--nou2f", "--private-dev",
-            f"--whitelist={work_root}", f"--read-write={work_root}",
+            f"--whitelist={work_root}", "--read-only=/tmp", f"--read-write={work_root}",
         ]
         # --read-only=/ cannot be combined with --bind in 0.9.72 (fs_blacklist: Read-only file system);
         # the system directories are made read-only one by one, and samples run as an unprivileged uid
@@ -175,7 +175,8 @@ class Bwrap(Sandbox):
                 args += ["--symlink", os.readlink(p), p]
             elif os.path.isdir(p):
                 args += ["--ro-bind", p, p]
-        args += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
+        # /tmp: a small root-owned tmpfs (mode 0755): samples write only inside their work dir
+        args += ["--proc", "/proc", "--dev", "/dev", "--size", str(16 << 20), "--tmpfs", "/tmp"]
         for p in python_paths():
             args += ["--ro-bind", p, p]
         args += ["--bind", work_root, work_root, "--ro-bind", sysroot, os.path.join(work_root, "toolchain")]
