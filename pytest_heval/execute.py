@@ -217,7 +217,7 @@ class Executor:
         return self.request({
             "argv": list(argv), "cwd": cwd, "env": self.env(cwd), "timeout": lim.timeout, "mem_mb": lim.memory_mb,
             "cpu_s": int(lim.timeout) + 2, "fsize_mb": lim.fsize_mb, "nproc": lim.nproc, "nofile": 1024,
-            "uid": self.uid, "out_limit": lim.output_limit, "tail": lim.tail,
+            "uid": self.uid, "out_limit": lim.output_limit, "tail": lim.tail, "keep_prefix": "test ",
         })
 
     # ---- batches: many samples, one rustc ------------------------------------------------
@@ -266,7 +266,7 @@ class Executor:
         type-check it first (``--emit=metadata``, about half a build): a failure there is its verdict."""
         d = self._new_work_dir()
         src = os.path.join(d, "main.rs")
-        with open(src, "w", encoding="utf-8", errors="surrogateescape") as f:
+        with open(src, "w", encoding="utf-8", errors="surrogatepass") as f:
             f.write(p.source)
         exe = os.path.join(d, "main")
         c = None
@@ -291,7 +291,7 @@ class Executor:
         for i, p in enumerate(programs):
             name = f"s{i:04d}"
             names[name] = p
-            with open(os.path.join(d, name + ".rs"), "w", encoding="utf-8", errors="surrogateescape") as f:
+            with open(os.path.join(d, name + ".rs"), "w", encoding="utf-8", errors="surrogatepass") as f:
                 f.write(p.body)
             root.append(f'#[path = "{name}.rs"] mod {name};')
         src = os.path.join(d, "root.rs")
@@ -425,6 +425,8 @@ def classify_compile(c: Dict[str, Any]) -> Optional[Dict[str, Any]]:
 
 def classify_run(r: Dict[str, Any], program: Program) -> Dict[str, Any]:
     out, err = r.get("stdout", ""), r.get("stderr", "")
+    # libtest's "test <name> ... " lines, wherever they were in the stream (the tail may have lost them)
+    test_lines = "\n".join(r.get("kept_lines") or ()) + "\n" + out
     base = {"stdout": out, "stderr": err, "exit_code": r.get("rc"), "signal": r.get("signal")}
     for key in ("stdout", "stderr"):
         if r.get(f"{key}_bytes", 0) > len(r.get(key, "").encode()):
@@ -450,7 +452,7 @@ def classify_run(r: Dict[str, Any], program: Program) -> Dict[str, Any]:
         if rc == 0 and summaries:
             status, n_pass, n_fail = summaries[-1][0], int(summaries[-1][1]), int(summaries[-1][2])
             missing = [t for t in program.expected_tests
-                       if not re.search(rf"^test (?:\S+::)?{re.escape(t)} \.\.\. ", out, re.M)]
+                       if not re.search(rf"^test (?:\S+::)?{re.escape(t)} \.\.\. ", test_lines, re.M)]
             if status == "ok" and n_fail == 0 and n_pass >= 1 and not missing:
                 return v(True, None, "passed")
             if n_pass == 0:

@@ -114,6 +114,25 @@ def _preexec(req):
     return fn
 
 
+def _scan_lines(chunk, prefix, carry, kept, max_kept=1000, max_line=4096):
+    """Keep the stdout lines that start with ``prefix`` (libtest's "test <name> ... "), across chunks."""
+    carry += chunk
+    start = 0
+    while True:
+        nl = carry.find(b"\n", start)
+        if nl < 0:
+            break
+        if carry.startswith(prefix, start) and len(kept) < max_kept:
+            kept.append(bytes(carry[start:min(nl, start + max_line)]))
+        start = nl + 1
+    del carry[:start]
+    if len(carry) > max_line:  # a huge line: keep only its beginning
+        head = bytes(carry[:max_line])
+        if head.startswith(prefix) and len(kept) < max_kept:
+            kept.append(head)
+        carry.clear()
+
+
 def _tail(buf, n):
     return bytes(buf[-n:]) if len(buf) > n else bytes(buf)
 
@@ -150,6 +169,10 @@ def run(req):
     except (AttributeError, OSError):
         pidfd = None
     drain_until = None
+    out_fd = proc.stdout.fileno()
+    prefix = req.get("keep_prefix")
+    prefix = prefix.encode() if prefix else None
+    carry, kept = bytearray(), []
     while True:
         if status is None:
             pid, st = os.waitpid(proc.pid, os.WNOHANG)
@@ -179,6 +202,8 @@ def run(req):
                 open_fds.discard(fd)
                 continue
             total[fd] += len(chunk)
+            if prefix is not None and fd == out_fd:
+                _scan_lines(chunk, prefix, carry, kept)
             b = bufs[fd]
             b += chunk
             if len(b) > 2 * keep:
@@ -232,6 +257,7 @@ def run(req):
         "stdout_bytes": to,
         "stderr_bytes": te,
         "leftovers": leftovers,
+        "kept_lines": [k.decode("utf-8", "replace") for k in kept],
     }
     return res
 

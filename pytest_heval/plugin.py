@@ -219,7 +219,10 @@ class HevalSession:
                     self.dir_refs[b["dir"]] = self.dir_refs.get(b["dir"], 0) + 1
             self.built.update(built)
         b = self.built.pop(key)
-        v = self.executor.run_built(self.program(ref), b)
+        try:
+            v = self.executor.run_built(self.program(ref), b)
+        except Exception as e:  # never let one sample break the worker: the harness's fault, said so
+            v = infra_verdict(f"{type(e).__name__}: {e}")
         if "dir" in b:
             self.dir_refs[b["dir"]] -= 1
             if self.dir_refs[b["dir"]] == 0:
@@ -289,8 +292,13 @@ class HevalSession:
     def pytest_sessionstart(self, session):
         if self.is_worker:
             return
+        seen: Dict[str, str] = {}
         for p in self.samples_paths:
             res, _ = output_paths(p, self.results_dir)
+            if res in seen:
+                raise pytest.UsageError(f"{seen[res]} and {p} would both write {res}: give them different names "
+                                        "or drop --heval-results")
+            seen[res] = p
             try:
                 self.writers[p] = ResultsWriter(res)
             except OSError as e:
@@ -304,6 +312,9 @@ class HevalSession:
         idx = name.rsplit("#", 1)[1]
         if not idx.isdigit():
             return None
+        full = os.path.abspath(os.path.join(str(self.config.rootpath), file_part))
+        if full in self.samples_paths:
+            return full, int(idx)
         for p in self.samples_paths:
             if os.path.basename(p) == os.path.basename(file_part):
                 return p, int(idx)
@@ -408,7 +419,7 @@ class HevalSession:
         tr.write_sep("=", "pytest-heval summary")
         tr.write_line(f"rustc: {self.toolchain.version}   sandbox: {self.sandbox.kind}   k: {self.ks}")
         for path, m in self.metrics.items():
-            for line in summary_lines(path, m, m["results_file"], m["expected_samples"]):
+            for line in summary_lines(path, m, m["results_file"], m["expected_samples"], self.writers[path].error):
                 tr.write_line(line)
         for msg in self.messages:
             tr.write_line(msg)

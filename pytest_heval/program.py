@@ -24,11 +24,13 @@ from typing import Tuple
 from .problems import Problem
 
 TAMPER_EXIT = 86
+SEPARATOR = "\nconst _: () = ();\n"
 TAMPER_MESSAGE = "heval: exit with status 0 before the end of the tests/main (refused)"
 
 _ASSERT_MACROS = re.compile(
     r"(?<![\w:$!])\b(assert|assert_eq|assert_ne|debug_assert|debug_assert_eq|debug_assert_ne|"
-    r"panic|unreachable|todo|unimplemented)(\s*)!"
+    r"panic|unreachable|todo|unimplemented|vec|format|matches|write|writeln|print|println|eprint|eprintln|"
+    r"concat|stringify|format_args)(\s*)!"
 )
 
 EXIT_GUARD = r"""
@@ -180,7 +182,9 @@ class Program:
 
 def assemble(problem: Problem, completion: str, edition: str | None = None, unsafe_attrs: bool = True) -> Program:
     style = problem.style
-    body = problem.head + completion + "\n" + harden_test(problem.test) + "\n"
+    # SEPARATOR takes any attribute the completion leaves dangling (`#[cfg(any())]`), which would
+    # otherwise land on the problem's test module and remove it
+    body = problem.head + completion + SEPARATOR + harden_test(problem.test) + "\n"
     source = body + exit_guard(unsafe_attrs)
     # the test text is the dataset's (its `use super::*` is fine inside a module); check the rest
     batchable = style == "libtest" and not _NOT_BATCHABLE.search(problem.head + completion)

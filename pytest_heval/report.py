@@ -11,7 +11,8 @@ def fmt_metric(value: Any) -> str:
     return "n/a" if value is None else str(value)
 
 
-def summary_lines(path: str, metrics: Dict[str, Any], results_path: str, expected: int) -> List[str]:
+def summary_lines(path: str, metrics: Dict[str, Any], results_path: str, expected: int,
+                  write_error: str = None) -> List[str]:
     lines = [f"samples file: {path}"]
     ks = [k for k in metrics if k.startswith("pass@")]
     lines.append("  " + "   ".join(f"{k}: {fmt_metric(metrics[k])}" for k in ks)
@@ -25,6 +26,8 @@ def summary_lines(path: str, metrics: Dict[str, Any], results_path: str, expecte
                      "they are excluded from pass@k and compile_rate")
     rows = metrics["samples"]
     status = "complete" if rows == expected else "INCOMPLETE"
+    if write_error:
+        status = f"NOT SAVED: {write_error}"
     lines.append(f"  results: {results_path}   ({rows} rows for {expected} samples: {status})")
     return lines
 

@@ -39,6 +39,7 @@ class ResultsWriter:
         self._f: Optional[IO[bytes]] = open(path, "wb")
         self.rows: Dict[int, Dict[str, Any]] = {}
         self.error: Optional[str] = None
+        self._good = 0  # bytes of whole rows on disk
 
     def write(self, row: Dict[str, Any]) -> None:
         self.rows[row["sample_index"]] = row
@@ -47,8 +48,13 @@ class ResultsWriter:
         try:
             self._f.write(orjson.dumps(row) + b"\n")
             self._f.flush()
+            self._good = self._f.tell()
         except OSError as e:  # e.g. a full disk: keep judging, say so at the end
             self.error = f"cannot write {self.path}: {e.strerror or e}"
+            try:  # cut a half-written row so the file stays valid JSONL (truncating needs no space)
+                os.ftruncate(self._f.fileno(), self._good)
+            except Exception:
+                pass
             try:
                 self._f.close()
             except OSError:
@@ -78,12 +84,16 @@ class ResultsWriter:
 
 
 def write_metrics(path: str, metrics: Dict[str, Any]) -> Optional[str]:
+    tmp = path + ".tmp"
     try:
-        tmp = path + ".tmp"
         with open(tmp, "wb") as f:
             f.write(orjson.dumps(metrics, option=orjson.OPT_INDENT_2) + b"\n")
         os.replace(tmp, path)
     except OSError as e:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
         return f"cannot write {path}: {e.strerror or e}"
     return None
 
