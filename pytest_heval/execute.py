@@ -21,7 +21,7 @@ import orjson
 
 from . import jail as _jail_module
 from .build import Toolchain, rustc_argv
-from .program import TAMPER_EXIT, TAMPER_MESSAGE, Program, exit_guard
+from .program import END_TAG, TAMPER_EXIT, TAMPER_MESSAGE, Program, exit_guard
 from .sandbox import Sandbox
 
 ERROR_TYPES = (
@@ -212,12 +212,15 @@ class Executor:
             "out_limit": 64 * 1024 * 1024, "tail": 32 * 1024 * 1024 if full_stderr else lim.tail,
         })
 
-    def run_binary(self, argv, cwd: str) -> Dict[str, Any]:
+    def run_binary(self, argv, cwd: str, nonce: Optional[str] = None) -> Dict[str, Any]:
         lim = self.limits
+        env = self.env(cwd)
+        if nonce:
+            env["HEVAL_NONCE"] = nonce
         return self.request({
-            "argv": list(argv), "cwd": cwd, "env": self.env(cwd), "timeout": lim.timeout, "mem_mb": lim.memory_mb,
+            "argv": list(argv), "cwd": cwd, "env": env, "timeout": lim.timeout, "mem_mb": lim.memory_mb,
             "cpu_s": int(lim.timeout) + 2, "fsize_mb": lim.fsize_mb, "nproc": lim.nproc, "nofile": 1024,
-            "uid": self.uid, "out_limit": lim.output_limit, "tail": lim.tail, "keep_prefix": "test ",
+            "uid": self.uid, "out_limit": lim.output_limit, "tail": lim.tail, "keep_prefix": ["test ", END_TAG],
         })
 
     # ---- batches: many samples, one rustc ------------------------------------------------
@@ -343,7 +346,9 @@ class Executor:
         try:
             cwd = self._new_work_dir()  # its own clean, empty work dir, the only place it may write
             try:
-                r = self.run_binary(argv, cwd)
+                nonce = os.urandom(16).hex()
+                r = self.run_binary(argv, cwd, nonce)
+                r["nonce"] = nonce
             finally:
                 shutil.rmtree(cwd, ignore_errors=True)
         except (RunnerError, OSError) as e:
@@ -427,6 +432,9 @@ def classify_run(r: Dict[str, Any], program: Program) -> Dict[str, Any]:
     out, err = r.get("stdout", ""), r.get("stderr", "")
     # libtest's "test <name> ... " lines, wherever they were in the stream (the tail may have lost them)
     test_lines = "\n".join(r.get("kept_lines") or ()) + "\n" + out
+    nonce = r.get("nonce")
+    proved = not program.proof or (bool(nonce) and (END_TAG + nonce) in (r.get("kept_lines") or ()))
+    out = out.replace(END_TAG + nonce, "") if nonce else out
     base = {"stdout": out, "stderr": err, "exit_code": r.get("rc"), "signal": r.get("signal")}
     for key in ("stdout", "stderr"):
         if r.get(f"{key}_bytes", 0) > len(r.get(key, "").encode()):
@@ -454,6 +462,9 @@ def classify_run(r: Dict[str, Any], program: Program) -> Dict[str, Any]:
             missing = [t for t in program.expected_tests
                        if not re.search(rf"^test (?:\S+::)?{re.escape(t)} \.\.\. ", test_lines, re.M)]
             if status == "ok" and n_fail == 0 and n_pass >= 1 and not missing:
+                if not proved:
+                    return v(False, "tampering", "failed: the process did not end normally after its tests "
+                                                 "(no end-of-run proof: a raw exit, an exec, ...)")
                 return v(True, None, "passed")
             if n_pass == 0:
                 return v(False, "test_failure", "failed: no test ran")
@@ -467,6 +478,9 @@ def classify_run(r: Dict[str, Any], program: Program) -> Dict[str, Any]:
         return v(False, "runtime_error", f"failed: exit status {rc} without a libtest summary")
     # main style
     if rc == 0 and not sig:
+        if not proved:
+            return v(False, "tampering", "failed: the program did not return from main "
+                                         "(no end-of-run proof: a raw exit, an exec, ...)")
         return v(True, None, "passed")
     if sig:
         why = " (stack overflow)" if "overflowed its stack" in err else ""

@@ -122,13 +122,13 @@ def _scan_lines(chunk, prefix, carry, kept, max_kept=1000, max_line=4096):
         nl = carry.find(b"\n", start)
         if nl < 0:
             break
-        if carry.startswith(prefix, start) and len(kept) < max_kept:
+        if any(carry.startswith(p, start) for p in prefix) and len(kept) < max_kept:
             kept.append(bytes(carry[start:min(nl, start + max_line)]))
         start = nl + 1
     del carry[:start]
     if len(carry) > max_line:  # a huge line: keep only its beginning
         head = bytes(carry[:max_line])
-        if head.startswith(prefix) and len(kept) < max_kept:
+        if head.startswith(prefix) and len(kept) < max_kept:  # bytes.startswith takes a tuple
             kept.append(head)
         carry.clear()
 
@@ -170,8 +170,11 @@ def run(req):
         pidfd = None
     drain_until = None
     out_fd = proc.stdout.fileno()
-    prefix = req.get("keep_prefix")
-    prefix = prefix.encode() if prefix else None
+    prefix = req.get("keep_prefix")  # a string or a list of strings
+    if prefix:
+        prefix = tuple(x.encode() for x in ([prefix] if isinstance(prefix, str) else prefix))
+    else:
+        prefix = None
     carry, kept = bytearray(), []
     while True:
         if status is None:

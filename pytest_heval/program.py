@@ -18,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import hashlib
+import platform
 import re
 from typing import Tuple
 
@@ -35,7 +36,7 @@ _ASSERT_MACROS = re.compile(
 
 EXIT_GUARD = r"""
 #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
-#[allow(dead_code, non_snake_case, unused_unsafe)]
+#[allow(dead_code, non_snake_case, non_upper_case_globals, unused_unsafe, static_mut_refs)]
 mod __heval_exit_guard {
     fn __heval_die(code: i32) -> ! {
         let code = if code == 0 {
@@ -54,16 +55,84 @@ mod __heval_exit_guard {
     pub extern "C" fn _Exit(code: i32) -> ! { __heval_die(code) }
     #[@NO_MANGLE@]
     pub extern "C" fn quick_exit(code: i32) -> ! { __heval_die(code) }
+
+    // Proof of a normal end: the runner puts a fresh nonce in HEVAL_NONCE; before main, __heval_init
+    // copies it and wipes it from the environment's memory (so /proc/self/environ and env::var no longer
+    // show it); at the normal end of the process (glibc runs .fini_array on the main thread after main
+    // returns) __heval_fini prints "@END@<nonce>". Ending any other way (a raw exit system call, exec,
+    // a signal, the real exit called from a test thread) prints no proof, and the run does not pass.
+    @EXTERN@ "C" {
+        fn getenv(name: *const u8) -> *mut u8;
+        fn write(fd: i32, buf: *const u8, n: usize) -> isize;
+        fn getpid() -> i32;
+    }
+    static mut NONCE: [u8; 64] = [0; 64];
+    static mut NONCE_LEN: usize = 0;
+    pub static DONE: ::std::sync::atomic::AtomicBool = ::std::sync::atomic::AtomicBool::new(@DONE_AT_START@);
+    extern "C" fn __heval_init() {
+        unsafe {
+            let p = getenv(b"HEVAL_NONCE\0".as_ptr());
+            if p.is_null() { return; }
+            let mut n = 0usize;
+            while n < 64 && *p.add(n) != 0 {
+                NONCE[n] = *p.add(n);
+                *p.add(n) = b'0';
+                n += 1;
+            }
+            NONCE_LEN = n;
+        }
+    }
+    extern "C" fn __heval_fini() {
+        unsafe {
+            let tid: i64;
+            ::std::arch::asm!("syscall", inlateout("rax") 186i64 => tid, lateout("rcx") _, lateout("r11") _);
+            if NONCE_LEN == 0 || tid != getpid() as i64 || !DONE.load(::std::sync::atomic::Ordering::SeqCst) {
+                return;
+            }
+            let mut line = [0u8; 96];
+            let tag = b"\n@END@";
+            line[..tag.len()].copy_from_slice(tag);
+            line[tag.len()..tag.len() + NONCE_LEN].copy_from_slice(&NONCE[..NONCE_LEN]);
+            let total = tag.len() + NONCE_LEN;
+            line[total] = b'\n';
+            write(1, line.as_ptr(), total + 1);
+        }
+    }
+    #[used]
+    #[@LINK_SECTION_INIT@]
+    static __HEVAL_INIT: extern "C" fn() = __heval_init;
+    #[used]
+    #[@LINK_SECTION_FINI@]
+    static __HEVAL_FINI: extern "C" fn() = __heval_fini;
 }
 """
 
+END_TAG = "@heval-end:"
 
-def exit_guard(unsafe_attrs: bool = True) -> str:
+# main style: the harness owns `main`, so "reached the end of main" is known, not guessed
+MAIN_WRAPPER = """
+fn main() {
+    __heval_user_main();
+    #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
+    __heval_exit_guard::DONE.store(true, ::std::sync::atomic::Ordering::SeqCst);
+}
+"""
+_USER_MAIN = re.compile(r"\bfn\s+main\s*\(\s*\)\s*\{")
+
+
+def exit_guard(unsafe_attrs: bool = True, main_style: bool = False) -> str:
     """The guard module; ``unsafe_attrs`` selects ``#[unsafe(no_mangle)]`` (rustc >= 1.82, needed by edition 2024)."""
+    def attr(a: str) -> str:
+        return f"unsafe({a})" if unsafe_attrs else a
     return (
-        EXIT_GUARD.replace("@NO_MANGLE@", "unsafe(no_mangle)" if unsafe_attrs else "no_mangle")
+        EXIT_GUARD.replace("@NO_MANGLE@", attr("no_mangle"))
+        .replace("@LINK_SECTION_INIT@", attr('link_section = ".init_array"'))
+        .replace("@LINK_SECTION_FINI@", attr('link_section = ".fini_array"'))
+        .replace("@EXTERN@", "unsafe extern" if unsafe_attrs else "extern")
+        .replace("@DONE_AT_START@", "false" if main_style else "true")
         .replace("@MESSAGE@", TAMPER_MESSAGE)
         .replace("@TAMPER@", str(TAMPER_EXIT))
+        .replace("@END@", END_TAG)
     )
 
 
@@ -108,16 +177,30 @@ def _code_spans(text: str):
         yield True, text[start:]
 
 
+# prelude names the test text relies on: a completion's own `struct String` (or `enum Option`...) would
+# otherwise be what the tests compare against, through `use super::*`
+PRELUDE_PATHS = {
+    "String": "::std::string::String", "Vec": "::std::vec::Vec", "Box": "::std::boxed::Box",
+    "Option": "::std::option::Option", "Result": "::std::result::Result",
+    "Some": "::std::option::Option::Some", "None": "::std::option::Option::None",
+    "Ok": "::std::result::Result::Ok", "Err": "::std::result::Result::Err",
+}
+_PRELUDE = re.compile(r"(?<![\w:.$'])\b(" + "|".join(PRELUDE_PATHS) + r")\b(?!\s*!)(?!\s*:[^:])")
+
+
+def _harden_code(chunk: str) -> str:
+    chunk = _ASSERT_MACROS.sub(lambda m: f"::std::{m.group(1)}{m.group(2)}!", chunk)
+    return _PRELUDE.sub(lambda m: PRELUDE_PATHS[m.group(1)], chunk)
+
+
 @functools.lru_cache(maxsize=4096)
 def harden_test(test: str) -> str:
-    """Call the test's assertion macros by absolute path so a completion cannot shadow them.
+    """Call the test's macros and prelude names by absolute path so a completion cannot shadow them
+    (``assert_eq!`` -> ``::std::assert_eq!``, ``String`` -> ``::std::string::String``).
 
     Only code is rewritten: string literals, character literals and comments are left as they are.
     """
-    return "".join(
-        _ASSERT_MACROS.sub(lambda m: f"::std::{m.group(1)}{m.group(2)}!", chunk) if is_code else chunk
-        for is_code, chunk in _code_spans(test)
-    )
+    return "".join(_harden_code(chunk) if is_code else chunk for is_code, chunk in _code_spans(test))
 
 
 _FN_AFTER = re.compile(r"(?:pub(?:\([^)]*\))?\s+)?(?:const\s+)?(?:async\s+)?(?:unsafe\s+)?(?:extern\s+\"[^\"]*\"\s+)?fn\s+(\w+)")
@@ -169,6 +252,7 @@ class Program:
     expected_tests: Tuple[str, ...]
     body: str = ""  # the program without the exit guard: what becomes one module of a batch crate
     batchable: bool = False
+    proof: bool = True  # the exit guard prints an end-of-run proof (x86_64 Linux)
 
     @property
     def key(self) -> str:
@@ -184,9 +268,17 @@ def assemble(problem: Problem, completion: str, edition: str | None = None, unsa
     style = problem.style
     # SEPARATOR takes any attribute the completion leaves dangling (`#[cfg(any())]`), which would
     # otherwise land on the problem's test module and remove it
-    body = problem.head + completion + SEPARATOR + harden_test(problem.test) + "\n"
-    source = body + exit_guard(unsafe_attrs)
+    # (main style needs none: its test text starts by closing the completion's function, and a
+    # separator there would end the completion's tail expression)
+    sep = SEPARATOR if style == "libtest" else "\n"
+    test = harden_test(problem.test)
+    wrapped = style == "main" and len(_USER_MAIN.findall(test)) == 1
+    if wrapped:
+        test = _USER_MAIN.sub("fn __heval_user_main() {", test) + MAIN_WRAPPER
+    body = problem.head + completion + sep + test + "\n"
+    source = body + exit_guard(unsafe_attrs, main_style=wrapped)
     # the test text is the dataset's (its `use super::*` is fine inside a module); check the rest
     batchable = style == "libtest" and not _NOT_BATCHABLE.search(problem.head + completion)
+    proof = platform.system() == "Linux" and platform.machine() in ("x86_64", "AMD64")
     return Program(source, style, edition or problem.edition,
-                   expected_tests(problem.test) if style == "libtest" else (), body, batchable)
+                   expected_tests(problem.test) if style == "libtest" else (), body, batchable, proof)

@@ -11,7 +11,7 @@ import pytest
 from pytest_heval.errors import SetupError
 from pytest_heval.execute import ERROR_TYPES, classify_compile, classify_run, infra_verdict, verdict
 from pytest_heval.problems import problem_from_row
-from pytest_heval.program import TAMPER_EXIT, TAMPER_MESSAGE, assemble
+from pytest_heval.program import END_TAG, TAMPER_EXIT, TAMPER_MESSAGE, assemble
 from pytest_heval.sandbox import KINDS, SYSTEM_DIRS, NoSandbox, get_sandbox, hidden_paths
 
 from conftest import ADD_MAIN_PROBLEM, ADD_PROBLEM
@@ -37,13 +37,23 @@ MAIN_PANIC_ERR = ("\nthread 'main' panicked at main.rs:5:5:\nassertion `left == 
                   "note: run with `RUST_BACKTRACE=1` environment variable to display a backtrace\n")
 
 
-def run(rc=0, sig=None, stdout="", stderr="", **kw):
-    """A runner result as jail.py reports it."""
+def run(rc=0, sig=None, stdout="", stderr="", proof=True, **kw):
+    """A runner result as jail.py reports it; ``proof``: the exit guard printed its end-of-run line."""
     r = {"rc": rc, "signal": sig, "timed_out": False, "out_exceeded": False, "duration": 0.01,
          "stdout": stdout, "stderr": stderr, "stdout_bytes": len(stdout.encode()),
-         "stderr_bytes": len(stderr.encode())}
+         "stderr_bytes": len(stderr.encode()), "nonce": "n0nce", "kept_lines": [END_TAG + "n0nce"] if proof else []}
     r.update(kw)
     return r
+
+
+@pytest.mark.parametrize("prog,out", [("LIB", OK_OUT), ("MAIN", "")])
+def test_clean_exit_without_end_of_run_proof_is_tampering(prog, out):
+    """A fake summary and exit status 0 are not enough: the guard's proof (with this run's nonce) must be there."""
+    p = {"LIB": LIB, "MAIN": MAIN}[prog]
+    v = classify_run(run(0, stdout=out, proof=False), p)
+    assert v["passed"] is False and v["error_type"] == "tampering"
+    forged = run(0, stdout=out + END_TAG + "guessed\n", proof=False, kept_lines=[END_TAG + "guessed"])
+    assert classify_run(forged, p)["error_type"] == "tampering"
 
 
 def check(v, passed, error_type, result=None, compile_ok=True):
