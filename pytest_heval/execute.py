@@ -250,6 +250,9 @@ class Executor:
     def _seal(self, d: str) -> None:
         """Hand a build's files to root, read-only for the samples: a test run cannot change the binary
         (or anything else of the build) that the next sample of its batch runs."""
+        for name in os.listdir(d):  # the sources (test text included) are not for the samples to read
+            if name.endswith(".rs"):
+                os.unlink(os.path.join(d, name))
         if self.uid is None:
             return
         for top, dirs, files in os.walk(d):
