@@ -124,7 +124,8 @@ class CpuMeter:
 def run_cmd(argv: List[str], log: str, cwd: str) -> Tuple[float, int]:
     with open(log, "wb") as f:
         t0 = time.monotonic()
-        rc = subprocess.run(argv, cwd=cwd, stdout=f, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL).returncode
+        rc = subprocess.run(argv, cwd=cwd, stdout=f, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                            env=user_env()).returncode
         wall = time.monotonic() - t0
     return wall, rc
 
@@ -137,11 +138,37 @@ def tail(path: str, n: int = 15) -> str:
         return ""
 
 
+def user_env() -> Dict[str, str]:
+    """The environment a user's run has: this machine sets PYTHONDONTWRITEBYTECODE, which makes every
+    Python process (pytest's controller, each xdist worker) compile all its modules from source."""
+    env = dict(os.environ)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    return env
+
+
+def heval_setup(out: str) -> Tuple[Optional[str], str]:
+    """pytest-heval as a user installs it: a venv with the package and its runtime dependencies only
+    (the test extras, hypothesis above all, add ~1.5 s of plugin import to every pytest process)."""
+    venv = os.path.join(out, "venv-heval")
+    py = os.path.join(venv, "bin", "python")
+    if not os.path.exists(py):
+        p = subprocess.run([sys.executable, "-m", "venv", venv], capture_output=True, text=True)
+        if p.returncode != 0:
+            return None, f"venv failed: {p.stderr.strip()[-400:]}"
+    p = subprocess.run([py, "-m", "pip", "install", "-q", "-e", REPO], capture_output=True, text=True)
+    if p.returncode != 0:
+        return None, f"pip install -e {REPO} failed: {(p.stderr or p.stdout).strip()[-600:]}"
+    return py, ""
+
+
+HEVAL_PY = sys.executable  # replaced by the venv's python in main()
+
+
 def pytest_heval(samples: str, problems: str, extra: List[str]) -> Tuple[float, Optional[List[Dict[str, Any]]], str]:
-    argv = [sys.executable, "-m", "pytest", "--heval", samples, "--heval-problems", problems,
+    argv = [HEVAL_PY, "-m", "pytest", "--heval", samples, "--heval-problems", problems,
             "--heval-sandbox", "firejail", "-n", "2", "-p", "no:cacheprovider", "-q"] + extra
     log = samples + ".log"
-    wall, rc = run_cmd(argv, log, REPO)
+    wall, rc = run_cmd(argv, log, os.path.dirname(samples))
     res = samples + "_results.jsonl"
     if rc not in (0, 1) or not os.path.exists(res):
         return wall, None, f"pytest exited {rc}; see {log}:\n{tail(log)}"
@@ -325,6 +352,18 @@ def main() -> int:
     her_cli = her_err = None
     if 4 in only:  # install (untimed) before anything is measured
         her_cli, her_err = her_setup(out)
+    if {1, 2} & set(only):
+        global HEVAL_PY
+        py, why = heval_setup(out)
+        if py is None:
+            print(f"pytest-heval venv: {why}; using {sys.executable} as it is")
+        else:
+            HEVAL_PY = py
+            # one untimed run so that every config starts from written bytecode
+            warm_rows = rows[:4]
+            pytest_heval(place(warm_rows, out, "warm-heval"), problem_file, [])
+            shutil.rmtree(os.path.join(out, "warm-heval"), ignore_errors=True)
+
     for c in only:
         with CpuMeter() as m:
             if c in (1, 2):

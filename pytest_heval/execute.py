@@ -11,7 +11,6 @@ import re
 import shutil
 import signal as _signal
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -22,7 +21,7 @@ import orjson
 from . import jail as _jail_module
 from .build import Toolchain, rustc_argv
 from .program import END_TAG, TAMPER_EXIT, TAMPER_MESSAGE, Program, exit_guard
-from .sandbox import Sandbox
+from .sandbox import Sandbox, runner_python
 
 ERROR_TYPES = (
     "compile_error",
@@ -68,6 +67,39 @@ class RunnerError(Exception):
     pass
 
 
+_SPAWNER_BUILT: Dict[str, Optional[bytes]] = {}
+
+
+def build_spawner(dest: str) -> bool:
+    """Compile the runner's spawn helper (spawn.c) to ``dest`` with the C compiler rustc links with.
+
+    Once per process; a static binary when the C library allows it, so that it needs nothing from
+    inside the sandbox. Returns False (and the runner falls back to forking from Python) without one."""
+    src = os.path.join(os.path.dirname(os.path.abspath(__file__)), "spawn.c")
+    if src not in _SPAWNER_BUILT:
+        _SPAWNER_BUILT[src] = None
+        cc = shutil.which("cc") or shutil.which("gcc")
+        if cc and os.path.exists(src):
+            with tempfile.TemporaryDirectory(prefix="heval-cc-") as tmp:
+                exe = os.path.join(tmp, "heval-spawn")
+                for extra in (["-static"], []):
+                    try:
+                        r = subprocess.run([cc, "-O2", *extra, "-o", exe, src], capture_output=True, timeout=120)
+                    except (OSError, subprocess.SubprocessError):
+                        break
+                    if r.returncode == 0 and os.access(exe, os.X_OK):
+                        with open(exe, "rb") as f:
+                            _SPAWNER_BUILT[src] = f.read()
+                        break
+    data = _SPAWNER_BUILT[src]
+    if data is None:
+        return False
+    with open(dest, "wb") as f:
+        f.write(data)
+    os.chmod(dest, 0o755)
+    return True
+
+
 class Executor:
     """One per worker: a work root, a sandboxed runner process, and the judging logic."""
 
@@ -89,6 +121,7 @@ class Executor:
         root = tempfile.mkdtemp(prefix=f"heval-w{self.worker}-", dir=self.base_dir)
         os.chmod(root, 0o755)
         shutil.copy(_jail_module.__file__, os.path.join(root, "jail.py"))
+        build_spawner(os.path.join(root, "heval-spawn"))  # without it the runner forks from Python (slower)
         lib = os.path.join(root, "lib")
         os.mkdir(lib)
         for so in self.toolchain.std_dylibs:
@@ -101,7 +134,7 @@ class Executor:
             return
         if self.root is None:
             self.root = self._make_root()
-        argv = [sys.executable, "-I", "-S", os.path.join(self.root, "jail.py")]
+        argv = [runner_python(), "-I", "-S", os.path.join(self.root, "jail.py")]
         argv = self.sandbox.wrap(argv, self.root, self.toolchain.sysroot)
         self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                      start_new_session=True)
@@ -313,7 +346,7 @@ class Executor:
         their own stderr) and the rest is built again.
         """
         pending = list(group)
-        for _round in range(4):
+        for _round in range(8):  # each parse error costs a (short) round of its own
             if len(pending) < 2:
                 return pending
             d, src, names = self._write_batch(pending)

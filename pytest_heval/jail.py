@@ -65,11 +65,20 @@ def _reap():
             return
 
 
+def _my_children():
+    """This runner's children: /proc's children file (one read), else a scan of all of /proc."""
+    me = os.getpid()
+    try:
+        with open("/proc/self/task/%d/children" % me, "rb") as f:
+            return [int(x) for x in f.read().split()]
+    except OSError:
+        return _children_of(me)
+
+
 def kill_leftovers():
     """Kill every descendant of this runner (orphans are re-parented to us as subreaper)."""
-    me = os.getpid()
     for _ in range(100):
-        kids = _children_of(me)
+        kids = _my_children()
         if not kids:
             return 0
         for k in kids:
@@ -79,7 +88,7 @@ def kill_leftovers():
                 pass
         time.sleep(0.002)
         _reap()
-    return len(_children_of(me))
+    return len(_my_children())
 
 
 def _preexec(req):
@@ -137,6 +146,78 @@ def _tail(buf, n):
     return bytes(buf[-n:]) if len(buf) > n else bytes(buf)
 
 
+SPAWNER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "heval-spawn")
+MiB = 1024 * 1024
+
+
+def _start_spawner(req, env):
+    """posix_spawn (vfork) the compiled helper, which sets limits and uid, then execs the command.
+    Returns (pid, stdout fd, stderr fd); OSError when the command could not be started."""
+    uid = req.get("uid")
+    nums = [-1 if uid is None else int(uid), int(req.get("mem_mb") or 0) * MiB, int(req.get("cpu_s") or 0),
+            int(req.get("fsize_mb") or 0) * MiB, int(req.get("nproc") or 0), int(req.get("nofile") or 0)]
+    args = [SPAWNER, req.get("cwd") or "."] + [str(n) for n in nums] + list(req["argv"])
+    out_r, out_w = os.pipe()
+    err_r, err_w = os.pipe()
+    ep_r, ep_w = os.pipe()
+    try:
+        pid = os.posix_spawn(SPAWNER, args, env, file_actions=[
+            (os.POSIX_SPAWN_OPEN, 0, "/dev/null", os.O_RDONLY, 0),
+            (os.POSIX_SPAWN_DUP2, out_w, 1),
+            (os.POSIX_SPAWN_DUP2, err_w, 2),
+            (os.POSIX_SPAWN_DUP2, ep_w, 3),
+        ], setsid=True, setsigdef=(signal.SIGPIPE, signal.SIGXFSZ))
+    except OSError:
+        for fd in (out_r, err_r, ep_r):
+            os.close(fd)
+        raise
+    finally:
+        for fd in (out_w, err_w, ep_w):
+            os.close(fd)
+    msg = b""
+    while True:  # EOF at the exec (the pipe is close-on-exec there), or what failed before it
+        chunk = os.read(ep_r, 256)
+        if not chunk:
+            break
+        msg += chunk
+    os.close(ep_r)
+    if msg:
+        os.waitpid(pid, 0)
+        os.close(out_r)
+        os.close(err_r)
+        stage, _, num = msg.decode("ascii", "replace").partition(":")
+        err = int(num) if num.isdigit() else 0
+        what = req["argv"][0] if stage == "exec" else "%s (%s)" % (req["argv"][0], stage)
+        raise OSError(err, os.strerror(err), what)
+    return pid, out_r, err_r
+
+
+def _start_popen(req, env):
+    """The same without the helper (it could not be built): a Python fork with a preexec function."""
+    import subprocess
+
+    out_r, out_w = os.pipe()
+    err_r, err_w = os.pipe()
+    try:
+        proc = subprocess.Popen(req["argv"], cwd=req.get("cwd"), env=env, stdin=subprocess.DEVNULL,
+                                stdout=out_w, stderr=err_w, preexec_fn=_preexec(req), close_fds=True)
+    except BaseException:
+        os.close(out_r)
+        os.close(err_r)
+        raise
+    finally:
+        os.close(out_w)
+        os.close(err_w)
+    proc.returncode = 0  # reaped by run() with waitpid: Popen must never poll this pid again
+    return proc.pid, out_r, err_r
+
+
+def _start(req, env):
+    if os.access(SPAWNER, os.X_OK):
+        return _start_spawner(req, env)
+    return _start_popen(req, env)
+
+
 def run(req):
     out_limit = int(req.get("out_limit") or 8 * 1024 * 1024)
     keep = int(req.get("tail") or 8192)
@@ -144,32 +225,20 @@ def run(req):
     env = req.get("env") or {"PATH": "/usr/bin:/bin"}
     t0 = time.monotonic()
     try:
-        import subprocess
-
-        proc = subprocess.Popen(
-            req["argv"],
-            cwd=req.get("cwd"),
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            preexec_fn=_preexec(req),
-            close_fds=True,
-        )
+        pid, out_fd, err_fd = _start(req, env)
     except OSError as e:
         return {"error": "cannot start %s: %s" % (req["argv"][0], e), "duration": time.monotonic() - t0}
-    bufs = {proc.stdout.fileno(): bytearray(), proc.stderr.fileno(): bytearray()}
-    total = {proc.stdout.fileno(): 0, proc.stderr.fileno(): 0}
+    bufs = {out_fd: bytearray(), err_fd: bytearray()}
+    total = {out_fd: 0, err_fd: 0}
     open_fds = set(bufs)
     timed_out = out_exceeded = False
     deadline = t0 + timeout
     status = None
     try:
-        pidfd = os.pidfd_open(proc.pid)  # readable when the process ends: no polling
+        pidfd = os.pidfd_open(pid)  # readable when the process ends: no polling
     except (AttributeError, OSError):
         pidfd = None
     drain_until = None
-    out_fd = proc.stdout.fileno()
     prefix = req.get("keep_prefix")  # a string or a list of strings
     if prefix:
         prefix = tuple(x.encode() for x in ([prefix] if isinstance(prefix, str) else prefix))
@@ -178,8 +247,8 @@ def run(req):
     carry, kept = bytearray(), []
     while True:
         if status is None:
-            pid, st = os.waitpid(proc.pid, os.WNOHANG)
-            if pid:
+            done, st = os.waitpid(pid, os.WNOHANG)
+            if done:
                 status = st
                 # the process ended; whatever it started may still hold the pipes: drain briefly
                 drain_until = time.monotonic() + 0.05
@@ -218,13 +287,13 @@ def run(req):
         os.close(pidfd)
     if status is None:
         try:
-            os.killpg(proc.pid, signal.SIGKILL)
+            os.killpg(pid, signal.SIGKILL)
         except OSError:
             pass
-        _, status = os.waitpid(proc.pid, 0)
+        _, status = os.waitpid(pid, 0)
     else:
         try:
-            os.killpg(proc.pid, signal.SIGKILL)
+            os.killpg(pid, signal.SIGKILL)
         except OSError:
             pass
     duration = time.monotonic() - t0
@@ -245,8 +314,8 @@ def run(req):
                     del bufs[fd][: len(bufs[fd]) - keep]
         except OSError:
             pass
-    proc.stdout.close()
-    proc.stderr.close()
+    os.close(out_fd)
+    os.close(err_fd)
     so, se = list(bufs.values())
     to, te = list(total.values())
     res = {

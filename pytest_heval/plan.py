@@ -13,7 +13,7 @@ from typing import Dict, Hashable, List, Sequence, Tuple
 
 Ref = Tuple[str, int]  # (samples file, row index)
 
-DEFAULT_BATCH = 32
+DEFAULT_BATCH = 96
 
 
 def batch_size(distinct: int, batch: int, workers: int) -> int:

@@ -115,6 +115,10 @@ class HevalSession:
     def __init__(self, config: pytest.Config):
         self.config = config
         self.is_worker = hasattr(config, "workerinput")
+        if getattr(config.option, "tbstyle", None) == "auto":
+            # every sample's failure is in the results file and the short summary: a FAILURES section
+            # of thousands of samples helps nobody (and pytest builds it in quadratic time); --tb=short shows it
+            config.option.tbstyle = "no"
         self.started = time.time()
         self.ks = self._ks()
         self.fail_under = _parse_fail_under(config.getoption("heval_fail_under"))

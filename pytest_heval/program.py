@@ -120,6 +120,7 @@ fn main() {
 _USER_MAIN = re.compile(r"\bfn\s+main\s*\(\s*\)\s*\{")
 
 
+@functools.lru_cache(maxsize=8)
 def exit_guard(unsafe_attrs: bool = True, main_style: bool = False) -> str:
     """The guard module; ``unsafe_attrs`` selects ``#[unsafe(no_mangle)]`` (rustc >= 1.82, needed by edition 2024)."""
     def attr(a: str) -> str:
@@ -254,7 +255,7 @@ class Program:
     batchable: bool = False
     proof: bool = True  # the exit guard prints an end-of-run proof (x86_64 Linux)
 
-    @property
+    @functools.cached_property
     def key(self) -> str:
         """Content hash: identical programs (same source, style, edition) share one build and one run."""
         h = hashlib.sha256()

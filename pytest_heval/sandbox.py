@@ -34,10 +34,22 @@ INSTALL_HINT = (
 )
 
 
+def runner_python() -> str:
+    """The interpreter that runs the in-sandbox runner (``python -I -S``, standard library only): the base
+    interpreter behind a virtualenv, so that the venv (in /tmp, in a hidden home directory...) need not be
+    visible inside the sandbox."""
+    base = getattr(sys, "_base_executable", None)
+    for exe in (base, sys.executable):
+        if exe and os.access(os.path.realpath(exe), os.X_OK):
+            return os.path.realpath(exe)
+    return sys.executable
+
+
 def python_paths() -> List[str]:
-    """What a sandbox must show for ``python -I -S`` to start: the interpreter's prefixes."""
-    paths = {os.path.realpath(sys.base_prefix), os.path.realpath(sys.prefix)}
-    exe = os.path.realpath(sys.executable)
+    """What a sandbox must show for the runner's ``python -I -S`` to start: the base interpreter's prefix
+    (and the interpreter's own directory when it lives elsewhere)."""
+    paths = {os.path.realpath(sys.base_prefix)}
+    exe = runner_python()
     if not any(exe.startswith(p + os.sep) for p in paths):
         paths.add(os.path.dirname(exe))
     return sorted(paths)
@@ -128,6 +140,8 @@ class Firejail(Sandbox):
             "--novideo", "--nou2f", "--private-dev",
             f"--whitelist={work_root}", "--read-only=/tmp", f"--read-write={work_root}",
         ]
+        # /tmp shows only what is whitelisted: the interpreter or the toolchain may live there too
+        args += [f"--whitelist={p}" for p in keep if p != work_root and _contains("/tmp", os.path.realpath(p))]
         # --read-only=/ cannot be combined with --bind in 0.9.72 (fs_blacklist: Read-only file system);
         # the system directories are made read-only one by one, and samples run as an unprivileged uid
         # that cannot write anywhere else anyway.

@@ -252,3 +252,36 @@ def test_duplicates_are_judged_once(pytester):
     # 4 distinct programs (two of the five rows are identical): every later copy reuses a verdict
     assert sum(1 for r in rows if not r.get("reused")) == 4
     assert [(r["passed"], r["error_type"]) for r in rows[5:10]] == [(r["passed"], r["error_type"]) for r in rows[:5]]
+
+
+@pytest.mark.parametrize("sandbox", ["firejail", "bwrap"])
+def test_runs_from_a_virtualenv_in_tmp(pytester, sandbox):
+    """Installed in a virtualenv under /tmp (or a hidden home directory), the sandboxed runner must still
+    start: it runs on the base interpreter, and nothing of the venv has to be visible in the sandbox."""
+    import subprocess
+    import sys
+
+    venv = pytester.path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", "--without-pip", str(venv)], check=True)
+    _problems(pytester)
+    _samples(pytester, MIXED[:3])
+    p = subprocess.run([str(venv / "bin" / "python"), "-m", "pytest", "-p", "no:cacheprovider", "--heval",
+                        "samples.jsonl", "--heval-problems", "problems.jsonl", "--heval-sandbox", sandbox, "-n", "2"],
+                       cwd=pytester.path, capture_output=True, text=True, timeout=600)
+    rows = result_rows(pytester.path / "samples.jsonl")
+    assert [(r["passed"], r["error_type"]) for r in rows] == [(True, None), (False, "test_failure"),
+                                                              (False, "compile_error")], p.stdout[-2000:]
+
+
+def test_failures_section_only_on_request(pytester):
+    """Per-sample failures go to the results file and the short summary; pytest's FAILURES section (one
+    block per failed sample, built in quadratic time) only when --tb asks for it."""
+    _problems(pytester)
+    _samples(pytester, MIXED)
+    r = run(pytester, "--heval", "samples.jsonl", "--heval-problems", "problems.jsonl")
+    out = r.stdout.str()
+    assert "= FAILURES =" not in out
+    assert "FAILED [test_failure] samples.jsonl::Add/0#1 - [test_failure] failed" in out  # still named, with why
+    r = run(pytester, "--heval", "samples.jsonl", "--heval-problems", "problems.jsonl", "--tb=short")
+    out = r.stdout.str()
+    assert "= FAILURES =" in out and "expected expression" in out  # the compile error, in its block
