@@ -64,12 +64,18 @@ def write_jsonl(path: str, rows: List[Dict[str, Any]]) -> None:
             f.write(orjson.dumps(r) + b"\n")
 
 
-def make_samples(datasets: str, n: int, seed: int) -> Tuple[List[Dict[str, Any]], str]:
-    problem_file = os.path.join(datasets, "humaneval-rust-164.jsonl")
-    problems = read_jsonl(problem_file)
-    pack = {r["task_id"].replace("Rust/", "HumanEval/"): r for r in read_jsonl(os.path.join(datasets, "humanevalpack-rust.jsonl"))}
-    bases = [(p["task_id"], "canonical", p["canonical_solution"]) for p in problems]
-    bases += [(p["task_id"], "buggy", pack[p["task_id"]]["buggy_solution"]) for p in problems if p["task_id"] in pack]
+def make_samples(datasets: str, n: int, seed: int, which: str = "humaneval") -> Tuple[List[Dict[str, Any]], str]:
+    if which == "sigil":  # the notes' set: canonical solutions only (no compile errors, nothing that loops)
+        problem_file = os.path.join(datasets, "humaneval-rust-sigil-180.jsonl")
+        problems = read_jsonl(problem_file)
+        bases = [(p["task_id"], "canonical", p["canonical_solution"]) for p in problems]
+    else:
+        problem_file = os.path.join(datasets, "humaneval-rust-164.jsonl")
+        problems = read_jsonl(problem_file)
+        pack = {r["task_id"].replace("Rust/", "HumanEval/"): r
+                for r in read_jsonl(os.path.join(datasets, "humanevalpack-rust.jsonl"))}
+        bases = [(p["task_id"], "canonical", p["canonical_solution"]) for p in problems]
+        bases += [(p["task_id"], "buggy", pack[p["task_id"]]["buggy_solution"]) for p in problems if p["task_id"] in pack]
     n_dup = round(n * 0.2)
     n_distinct = n - n_dup
     if n_distinct < len(problems):
@@ -175,9 +181,9 @@ def pytest_heval(samples: str, problems: str, extra: List[str]) -> Tuple[float, 
     return wall, read_jsonl(res), ""
 
 
-def _judge_plain(job: Tuple[int, str, str]) -> Tuple[int, bool, str]:
+def _judge_plain(job: Tuple[int, str, str, str]) -> Tuple[int, bool, str]:
     """Config (3): write, rustc --test, run with a 10 s timeout; pass iff exit 0 and libtest says ok."""
-    idx, source, work = job
+    idx, source, work, edition = job
     d = os.path.join(work, f"s{idx}")
     os.makedirs(d, exist_ok=True)
     src, exe = os.path.join(d, "main.rs"), os.path.join(d, "main")
@@ -185,7 +191,7 @@ def _judge_plain(job: Tuple[int, str, str]) -> Tuple[int, bool, str]:
         with open(src, "w") as f:
             f.write(source)
         try:
-            c = subprocess.run(["rustc", "--edition=2021", "--test", "-C", "opt-level=0", "-C", "debuginfo=0",
+            c = subprocess.run(["rustc", f"--edition={edition}", "--test", "-C", "opt-level=0", "-C", "debuginfo=0",
                                 src, "-o", exe], capture_output=True, timeout=120)
         except subprocess.TimeoutExpired:
             return idx, False, "compile_timeout"
@@ -211,8 +217,8 @@ def _judge_plain(job: Tuple[int, str, str]) -> Tuple[int, bool, str]:
 
 def plain_loop(rows: List[Dict[str, Any]], problems: Dict[str, Dict[str, Any]], out: str) -> Tuple[float, List[Dict[str, Any]]]:
     work = tempfile.mkdtemp(prefix="plain-", dir=out)
-    jobs = [(i, problems[r["task_id"]]["prompt"] + r["completion"] + "\n" + problems[r["task_id"]]["test"], work)
-            for i, r in enumerate(rows)]
+    jobs = [(i, problems[r["task_id"]]["prompt"] + r["completion"] + "\n" + problems[r["task_id"]]["test"], work,
+             str(problems[r["task_id"]].get("edition") or "2021")) for i, r in enumerate(rows)]
     t0 = time.monotonic()
     with multiprocessing.Pool(2) as pool:
         got = list(pool.imap(_judge_plain, jobs, chunksize=1))
@@ -323,6 +329,9 @@ def main() -> int:
     ap.add_argument("--only", default="1,2,3,4", help="configurations to run, e.g. 1,3")
     ap.add_argument("--out", default=os.path.join(BENCH, "out"))
     ap.add_argument("--seed", type=int, default=17)
+    ap.add_argument("--set", default="humaneval", choices=("humaneval", "sigil"),
+                    help="humaneval: humaneval-rust-164 canonical + HumanEvalPack buggy (the issue's input); "
+                         "sigil: humaneval-rust-sigil-180 canonical only (the notes' set)")
     ap.add_argument("--no-dup-check", action="store_true", help="skip timing (1) on the doubled file")
     args = ap.parse_args()
     only = sorted({int(x) for x in args.only.split(",") if x.strip()})
@@ -331,17 +340,17 @@ def main() -> int:
     out = os.path.abspath(args.out)
     os.makedirs(out, exist_ok=True)
 
-    rows, problem_file = make_samples(args.datasets, args.samples, args.seed)
+    rows, problem_file = make_samples(args.datasets, args.samples, args.seed, args.set)
     problems = {p["task_id"]: p for p in read_jsonl(problem_file)}
     n = len(rows)
     n_distinct = len({(r["task_id"], r["completion"]) for r in rows})
     rustc = subprocess.run(["rustc", "--version"], capture_output=True, text=True).stdout.strip()
     print(f"{datetime.date.today()}  {rustc}  cpus={os.cpu_count()}  load={os.getloadavg()[0]:.2f}  "
-          f"samples={n} distinct={n_distinct} dups={n - n_distinct}  out={out}")
+          f"set={args.set} samples={n} distinct={n_distinct} dups={n - n_distinct}  out={out}")
     # warm the page cache / toolchain so that whichever config runs first is not penalised
     warm = tempfile.mkdtemp(prefix="warm-", dir=out)
     _judge_plain((0, problems[rows[0]["task_id"]]["prompt"] + rows[0]["completion"] + "\n"
-                  + problems[rows[0]["task_id"]]["test"], warm))
+                  + problems[rows[0]["task_id"]]["test"], warm, str(problems[rows[0]["task_id"]].get("edition") or "2021")))
     shutil.rmtree(warm, ignore_errors=True)
 
     walls: Dict[int, float] = {}

@@ -6,6 +6,7 @@ The verdict is a plain dict (JSON-serialisable: it travels from xdist workers to
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import os
 import re
 import shutil
@@ -70,27 +71,59 @@ class RunnerError(Exception):
 _SPAWNER_BUILT: Dict[str, Optional[bytes]] = {}
 
 
-def build_spawner(dest: str) -> bool:
-    """Compile the runner's spawn helper (spawn.c) to ``dest`` with the C compiler rustc links with.
+def _spawner_works(exe: str) -> bool:
+    try:
+        return subprocess.run([exe, "/", "-1", "0", "0", "0", "0", "0", "true"], capture_output=True,
+                              timeout=30).returncode == 0
+    except (OSError, subprocess.SubprocessError):
+        return False
 
-    Once per process; a static binary when the C library allows it, so that it needs nothing from
-    inside the sandbox. Returns False (and the runner falls back to forking from Python) without one."""
+
+def _compile_spawner(src: str, cache: str) -> Optional[bytes]:
+    """Compiled spawn.c, from the user's cache when an identical build is there (a compile is ~0.3 s)."""
+    cc = shutil.which("cc") or shutil.which("gcc")
+    if not cc:
+        return None
+    with open(src, "rb") as f:
+        code = f.read()
+    digest = hashlib.sha256(code + b"\0" + os.path.realpath(cc).encode() + b"\0" + os.uname().machine.encode())
+    cached = os.path.join(cache, f"heval-spawn-{digest.hexdigest()[:20]}")
+    if os.path.isfile(cached) and _spawner_works(cached):
+        with open(cached, "rb") as f:
+            return f.read()
+    with tempfile.TemporaryDirectory(prefix="heval-cc-") as tmp:
+        exe = os.path.join(tmp, "heval-spawn")
+        for extra in (["-static"], []):
+            try:
+                r = subprocess.run([cc, "-O2", *extra, "-o", exe, src], capture_output=True, timeout=120)
+            except (OSError, subprocess.SubprocessError):
+                return None
+            if r.returncode == 0 and _spawner_works(exe):
+                with open(exe, "rb") as f:
+                    data = f.read()
+                try:  # atomically, for the next run (a cache that cannot be written is no error)
+                    os.makedirs(cache, exist_ok=True)
+                    fd, part = tempfile.mkstemp(dir=cache, prefix=".heval-spawn-")
+                    with os.fdopen(fd, "wb") as f:
+                        f.write(data)
+                    os.chmod(part, 0o755)
+                    os.replace(part, cached)
+                except OSError:
+                    pass
+                return data
+    return None
+
+
+def build_spawner(dest: str) -> bool:
+    """Put the runner's spawn helper (spawn.c, compiled with the C compiler rustc links with) at ``dest``.
+
+    Compiled once per process, or taken from ``$XDG_CACHE_HOME/pytest-heval`` (``~/.cache``); a static
+    binary when the C library allows it, so that it needs nothing from inside the sandbox. Returns False
+    (and the runner falls back to forking from Python) when there is no working one."""
     src = os.path.join(os.path.dirname(os.path.abspath(__file__)), "spawn.c")
     if src not in _SPAWNER_BUILT:
-        _SPAWNER_BUILT[src] = None
-        cc = shutil.which("cc") or shutil.which("gcc")
-        if cc and os.path.exists(src):
-            with tempfile.TemporaryDirectory(prefix="heval-cc-") as tmp:
-                exe = os.path.join(tmp, "heval-spawn")
-                for extra in (["-static"], []):
-                    try:
-                        r = subprocess.run([cc, "-O2", *extra, "-o", exe, src], capture_output=True, timeout=120)
-                    except (OSError, subprocess.SubprocessError):
-                        break
-                    if r.returncode == 0 and os.access(exe, os.X_OK):
-                        with open(exe, "rb") as f:
-                            _SPAWNER_BUILT[src] = f.read()
-                        break
+        cache = os.path.join(os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "pytest-heval")
+        _SPAWNER_BUILT[src] = _compile_spawner(src, cache) if os.path.exists(src) else None
     data = _SPAWNER_BUILT[src]
     if data is None:
         return False

@@ -102,3 +102,17 @@ def test_spawner_is_built_once_and_copied(tmp_path):
     assert build_spawner(a) and build_spawner(b)
     assert open(a, "rb").read() == open(b, "rb").read()
     assert os.stat(b).st_mode & 0o777 == 0o755
+
+
+def test_spawner_cache_is_used_and_a_broken_one_replaced(tmp_path, monkeypatch):
+    from pytest_heval import execute
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setattr(execute, "_SPAWNER_BUILT", {})
+    assert build_spawner(str(tmp_path / "a"))
+    (cached,) = (tmp_path / "cache" / "pytest-heval").iterdir()
+    assert cached.read_bytes() == (tmp_path / "a").read_bytes()
+    cached.write_bytes(b"#!/bin/sh\nexit 1\n")  # a broken cache entry must not be used
+    monkeypatch.setattr(execute, "_SPAWNER_BUILT", {})
+    assert build_spawner(str(tmp_path / "b"))
+    assert (tmp_path / "b").read_bytes() == (tmp_path / "a").read_bytes() == cached.read_bytes()
