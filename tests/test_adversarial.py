@@ -137,18 +137,18 @@ CORPUS = [
     Case("fake_summary_then_exit0", ("tampering",), "exit guard",
          body=f"    {FAKE_SUMMARY}\n    std::process::exit(0)"),
     # the same, without going through libc's exit: exec another program, or the exit syscall by other routes
-    Case("fake_summary_then_exec_true", ("tampering", "runtime_error"), "exit path check (none: execve)",
+    Case("fake_summary_then_exec_true", ("tampering", "runtime_error"), "end-of-run proof (no nonce after execve)",
          body="    use std::os::unix::process::CommandExt;\n"
               f"    {FAKE_SUMMARY}\n    let _ = std::process::Command::new(\"true\").exec();\n    a + b - 1"),
-    Case("fake_summary_then_libc_syscall_exit", ("tampering", "runtime_error"), "exit path check (none: syscall(2))",
+    Case("fake_summary_then_libc_syscall_exit", ("tampering", "runtime_error"), "end-of-run proof (raw exit_group skips .fini_array)",
          body=f"    {FAKE_SUMMARY}\n    unsafe {{ syscall(231, 0i64); }}\n    a + b - 1",
          items='extern "C" { fn syscall(n: i64, ...) -> i64; }'),
-    Case("fake_summary_then_dlsym_next_exit", ("tampering", "runtime_error"), "exit path check (none: RTLD_NEXT)",
+    Case("fake_summary_then_dlsym_next_exit", ("tampering", "runtime_error"), "end-of-run proof (real exit via RTLD_NEXT: no nonce)",
          body=f"    {FAKE_SUMMARY}\n"
               "    unsafe {\n        let f = dlsym(-1isize as *mut u8, b\"_exit\\0\".as_ptr());\n"
               "        let f: extern \"C\" fn(i32) -> ! = std::mem::transmute(f);\n        f(0)\n    }",
          items='extern "C" { fn dlsym(handle: *mut u8, symbol: *const u8) -> *mut u8; }'),
-    Case("fake_summary_then_asm_exit", ("tampering", "runtime_error"), "exit path check (README: not covered)",
+    Case("fake_summary_then_asm_exit", ("tampering", "runtime_error"), "end-of-run proof (inline-asm exit_group: no nonce)",
          body=f"    {FAKE_SUMMARY}\n    unsafe {{ std::arch::asm!(\"syscall\", in(\"rax\") 231usize, "
               "in(\"rdi\") 0usize, options(noreturn)) }"),
     Case("noop_assert_macros", ("test_failure", "compile_error"), "test text calls ::std::assert_eq!",

@@ -80,6 +80,7 @@ class Run:
         self.dir = Path(pytester.path)
         self.out_path = self.dir / "run.out"
         env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_XDIST") and k != "PYTEST_CURRENT_TEST"}
+        env["COLUMNS"] = "400"  # the short summary's lines (xdist's crash report among them) are not cut
         with open(self.out_path, "wb") as out:
             self.proc = subprocess.Popen([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *args],
                                          cwd=self.dir, stdout=out, stderr=subprocess.STDOUT, env=env)
