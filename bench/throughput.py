@@ -65,7 +65,7 @@ def write_jsonl(path: str, rows: List[Dict[str, Any]]) -> None:
 
 
 def make_samples(datasets: str, n: int, seed: int, which: str = "humaneval") -> Tuple[List[Dict[str, Any]], str]:
-    if which == "sigil":  # the notes' set: canonical solutions only (no compile errors, nothing that loops)
+    if which == "sigil":  # the notes' set: canonical solutions only (nothing loops; 32 tasks have truncated tests that do not compile)
         problem_file = os.path.join(datasets, "humaneval-rust-sigil-180.jsonl")
         problems = read_jsonl(problem_file)
         bases = [(p["task_id"], "canonical", p["canonical_solution"]) for p in problems]
