@@ -29,6 +29,7 @@ import os
 import random
 import resource
 import re
+import shlex
 import shutil
 import signal
 import subprocess
@@ -329,6 +330,8 @@ def main() -> int:
     ap.add_argument("--only", default="1,2,3,4", help="configurations to run, e.g. 1,3")
     ap.add_argument("--out", default=os.path.join(BENCH, "out"))
     ap.add_argument("--seed", type=int, default=17)
+    ap.add_argument("--heval-args", default="", help="more pytest options for (1) and (2), e.g. "
+                    "'--heval-batch 32' or '--tb=short' (to compare against the defaults)")
     ap.add_argument("--set", default="humaneval", choices=("humaneval", "sigil"),
                     help="humaneval: humaneval-rust-164 canonical + HumanEvalPack buggy (the issue's input); "
                          "sigil: humaneval-rust-sigil-180 canonical only (the notes' set)")
@@ -340,13 +343,14 @@ def main() -> int:
     out = os.path.abspath(args.out)
     os.makedirs(out, exist_ok=True)
 
+    extra = shlex.split(args.heval_args)
     rows, problem_file = make_samples(args.datasets, args.samples, args.seed, args.set)
     problems = {p["task_id"]: p for p in read_jsonl(problem_file)}
     n = len(rows)
     n_distinct = len({(r["task_id"], r["completion"]) for r in rows})
     rustc = subprocess.run(["rustc", "--version"], capture_output=True, text=True).stdout.strip()
     print(f"{datetime.date.today()}  {rustc}  cpus={os.cpu_count()}  load={os.getloadavg()[0]:.2f}  "
-          f"set={args.set} samples={n} distinct={n_distinct} dups={n - n_distinct}  out={out}")
+          f"set={args.set} heval-args={args.heval_args!r} samples={n} distinct={n_distinct} dups={n - n_distinct}  out={out}")
     # warm the page cache / toolchain so that whichever config runs first is not penalised
     warm = tempfile.mkdtemp(prefix="warm-", dir=out)
     _judge_plain((0, problems[rows[0]["task_id"]]["prompt"] + rows[0]["completion"] + "\n"
@@ -377,7 +381,7 @@ def main() -> int:
         with CpuMeter() as m:
             if c in (1, 2):
                 s = place(rows, out, f"c{c}")
-                wall, res, err = pytest_heval(s, problem_file, [] if c == 1 else ["--heval-batch", "1"])
+                wall, res, err = pytest_heval(s, problem_file, extra + ([] if c == 1 else ["--heval-batch", "1"]))
             elif c == 3:
                 os.makedirs(os.path.join(out, "c3"), exist_ok=True)
                 wall, res = plain_loop(rows, problems, out)
@@ -398,14 +402,14 @@ def main() -> int:
     dup = None
     if 1 in walls and not args.no_dup_check:
         with CpuMeter() as m:
-            wall2, res2, err = pytest_heval(place(rows + rows, out, "c1x2"), problem_file, [])
+            wall2, res2, err = pytest_heval(place(rows + rows, out, "c1x2"), problem_file, extra)
         if res2 is None:
             print(f"dup check: FAILED: {err}")
         else:
             noise["x2"], cpu["x2"] = m.others, m.cpu
             print(f"(1) on the doubled file ({2 * n} samples): {wall2:.1f} s, others used {m.others:.2f} cores", flush=True)
             with CpuMeter() as m:
-                wall1, res1, err = pytest_heval(place(rows, out, "c1again"), problem_file, [])
+                wall1, res1, err = pytest_heval(place(rows, out, "c1again"), problem_file, extra)
             if res1 is not None:
                 noise["again"], cpu["again"] = m.others, m.cpu
                 print(f"(1) once again: {wall1:.1f} s, others used {m.others:.2f} cores", flush=True)

@@ -6,6 +6,7 @@ The verdict is a plain dict (JSON-serialisable: it travels from xdist workers to
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import os
 import re
@@ -68,7 +69,7 @@ class RunnerError(Exception):
     pass
 
 
-_SPAWNER_BUILT: Dict[str, Optional[bytes]] = {}
+SPAWN_C = os.path.join(os.path.dirname(os.path.abspath(__file__)), "spawn.c")
 
 
 def _spawner_works(exe: str) -> bool:
@@ -79,52 +80,54 @@ def _spawner_works(exe: str) -> bool:
         return False
 
 
-def _compile_spawner(src: str, cache: str) -> Optional[bytes]:
-    """Compiled spawn.c, from the user's cache when an identical build is there (a compile is ~0.3 s)."""
+def _cache_put(cache: str, name: str, data: bytes) -> None:
+    """Atomically, for the next run; a cache that cannot be written is no error."""
+    try:
+        os.makedirs(cache, exist_ok=True)
+        fd, part = tempfile.mkstemp(dir=cache, prefix=".heval-spawn-")
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.chmod(part, 0o755)
+        os.replace(part, os.path.join(cache, name))
+    except OSError:
+        pass
+
+
+@functools.lru_cache(maxsize=None)
+def spawner_binary() -> Optional[bytes]:
+    """spawn.c compiled (once per process) with the C compiler rustc links with, or taken from
+    ``$XDG_CACHE_HOME/pytest-heval`` (``~/.cache``) when an identical build is there (a compile is ~0.3 s).
+    Static when the C library allows it, so that it needs nothing inside the sandbox. None without a
+    working one."""
     cc = shutil.which("cc") or shutil.which("gcc")
-    if not cc:
+    if not cc or not os.path.exists(SPAWN_C):
         return None
-    with open(src, "rb") as f:
+    with open(SPAWN_C, "rb") as f:
         code = f.read()
+    cache = os.path.join(os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "pytest-heval")
     digest = hashlib.sha256(code + b"\0" + os.path.realpath(cc).encode() + b"\0" + os.uname().machine.encode())
-    cached = os.path.join(cache, f"heval-spawn-{digest.hexdigest()[:20]}")
-    if os.path.isfile(cached) and _spawner_works(cached):
-        with open(cached, "rb") as f:
+    name = f"heval-spawn-{digest.hexdigest()[:20]}"
+    if _spawner_works(os.path.join(cache, name)):
+        with open(os.path.join(cache, name), "rb") as f:
             return f.read()
     with tempfile.TemporaryDirectory(prefix="heval-cc-") as tmp:
         exe = os.path.join(tmp, "heval-spawn")
         for extra in (["-static"], []):
             try:
-                r = subprocess.run([cc, "-O2", *extra, "-o", exe, src], capture_output=True, timeout=120)
+                r = subprocess.run([cc, "-O2", *extra, "-o", exe, SPAWN_C], capture_output=True, timeout=120)
             except (OSError, subprocess.SubprocessError):
                 return None
             if r.returncode == 0 and _spawner_works(exe):
                 with open(exe, "rb") as f:
                     data = f.read()
-                try:  # atomically, for the next run (a cache that cannot be written is no error)
-                    os.makedirs(cache, exist_ok=True)
-                    fd, part = tempfile.mkstemp(dir=cache, prefix=".heval-spawn-")
-                    with os.fdopen(fd, "wb") as f:
-                        f.write(data)
-                    os.chmod(part, 0o755)
-                    os.replace(part, cached)
-                except OSError:
-                    pass
+                _cache_put(cache, name, data)
                 return data
     return None
 
 
 def build_spawner(dest: str) -> bool:
-    """Put the runner's spawn helper (spawn.c, compiled with the C compiler rustc links with) at ``dest``.
-
-    Compiled once per process, or taken from ``$XDG_CACHE_HOME/pytest-heval`` (``~/.cache``); a static
-    binary when the C library allows it, so that it needs nothing from inside the sandbox. Returns False
-    (and the runner falls back to forking from Python) when there is no working one."""
-    src = os.path.join(os.path.dirname(os.path.abspath(__file__)), "spawn.c")
-    if src not in _SPAWNER_BUILT:
-        cache = os.path.join(os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "pytest-heval")
-        _SPAWNER_BUILT[src] = _compile_spawner(src, cache) if os.path.exists(src) else None
-    data = _SPAWNER_BUILT[src]
+    """Put the runner's spawn helper at ``dest``; False (the runner then forks from Python) without one."""
+    data = spawner_binary()
     if data is None:
         return False
     with open(dest, "wb") as f:

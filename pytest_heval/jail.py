@@ -91,19 +91,22 @@ def kill_leftovers():
     return len(_my_children())
 
 
+MiB = 1024 * 1024
+
+
+def _limits(req):
+    """The rlimits a request asks for, as (resource, value) in the spawn helper's argument order (0: leave it)."""
+    return [
+        (resource.RLIMIT_AS, int(req.get("mem_mb") or 0) * MiB),
+        (resource.RLIMIT_CPU, int(req.get("cpu_s") or 0)),
+        (resource.RLIMIT_FSIZE, int(req.get("fsize_mb") or 0) * MiB),
+        (resource.RLIMIT_NPROC, int(req.get("nproc") or 0)),
+        (resource.RLIMIT_NOFILE, int(req.get("nofile") or 0)),
+    ]
+
+
 def _preexec(req):
-    mem = req.get("mem_mb")
-    limits = [(resource.RLIMIT_CORE, 0)]
-    if mem:
-        limits.append((resource.RLIMIT_AS, int(mem) * 1024 * 1024))
-    if req.get("cpu_s"):
-        limits.append((resource.RLIMIT_CPU, int(req["cpu_s"])))
-    if req.get("fsize_mb"):
-        limits.append((resource.RLIMIT_FSIZE, int(req["fsize_mb"]) * 1024 * 1024))
-    if req.get("nproc"):
-        limits.append((resource.RLIMIT_NPROC, int(req["nproc"])))
-    if req.get("nofile"):
-        limits.append((resource.RLIMIT_NOFILE, int(req["nofile"])))
+    limits = [(resource.RLIMIT_CORE, 0)] + [(r, v) for r, v in _limits(req) if v > 0]
 
     def fn():
         os.setsid()
@@ -147,15 +150,13 @@ def _tail(buf, n):
 
 
 SPAWNER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "heval-spawn")
-MiB = 1024 * 1024
 
 
 def _start_spawner(req, env):
     """posix_spawn (vfork) the compiled helper, which sets limits and uid, then execs the command.
     Returns (pid, stdout fd, stderr fd); OSError when the command could not be started."""
     uid = req.get("uid")
-    nums = [-1 if uid is None else int(uid), int(req.get("mem_mb") or 0) * MiB, int(req.get("cpu_s") or 0),
-            int(req.get("fsize_mb") or 0) * MiB, int(req.get("nproc") or 0), int(req.get("nofile") or 0)]
+    nums = [-1 if uid is None else int(uid)] + [value for _, value in _limits(req)]
     args = [SPAWNER, req.get("cwd") or "."] + [str(n) for n in nums] + list(req["argv"])
     out_r, out_w = os.pipe()
     err_r, err_w = os.pipe()
@@ -285,17 +286,12 @@ def run(req):
             break
     if pidfd is not None:
         os.close(pidfd)
+    try:  # the whole group: what it started goes too, ended or not
+        os.killpg(pid, signal.SIGKILL)
+    except OSError:
+        pass
     if status is None:
-        try:
-            os.killpg(pid, signal.SIGKILL)
-        except OSError:
-            pass
         _, status = os.waitpid(pid, 0)
-    else:
-        try:
-            os.killpg(pid, signal.SIGKILL)
-        except OSError:
-            pass
     duration = time.monotonic() - t0
     leftovers = kill_leftovers()
     for fd in list(open_fds):

@@ -117,7 +117,7 @@ class HevalSession:
         self.is_worker = hasattr(config, "workerinput")
         if getattr(config.option, "tbstyle", None) == "auto":
             # every sample's failure is in the results file and the short summary: a FAILURES section
-            # of thousands of samples helps nobody (and pytest builds it in quadratic time); --tb=short shows it
+            # of thousands of samples helps nobody (and pytest's cost for it is failures x reports); --tb shows it
             config.option.tbstyle = "no"
         self.started = time.time()
         self.ks = self._ks()

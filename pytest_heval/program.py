@@ -108,6 +108,8 @@ mod __heval_exit_guard {
 """
 
 END_TAG = "@heval-end:"
+# the guard (and its end-of-run proof) is compiled in on x86_64 Linux only (its #[cfg]); the host is the target
+PROOF = platform.system() == "Linux" and platform.machine() in ("x86_64", "AMD64")
 
 # main style: the harness owns `main`, so "reached the end of main" is known, not guessed
 MAIN_WRAPPER = """
@@ -280,6 +282,5 @@ def assemble(problem: Problem, completion: str, edition: str | None = None, unsa
     source = body + exit_guard(unsafe_attrs, main_style=wrapped)
     # the test text is the dataset's (its `use super::*` is fine inside a module); check the rest
     batchable = style == "libtest" and not _NOT_BATCHABLE.search(problem.head + completion)
-    proof = platform.system() == "Linux" and platform.machine() in ("x86_64", "AMD64")
     return Program(source, style, edition or problem.edition,
-                   expected_tests(problem.test) if style == "libtest" else (), body, batchable, proof)
+                   expected_tests(problem.test) if style == "libtest" else (), body, batchable, PROOF)
