@@ -1,16 +1,22 @@
-"""The files a run leaves: ``<samples>_results.jsonl`` (streamed, then put in input order) and ``<samples>_metrics.json``."""
+"""The files a run leaves: ``<samples>_results.jsonl`` (streamed, then put in input order) and ``<samples>_metrics.json``,
+and the check that rows an earlier run left may stand beside this run's."""
 
 from __future__ import annotations
 
 import os
-from typing import Any, Dict, IO, List, Optional
+from typing import IO, Any, Dict, Iterator, Optional, Sequence, Set, Tuple
 
 import orjson
 
 from .fsutil import atomic_write
 
-# fields the harness adds to each input row
-RESULT_FIELDS = ("sample_index", "passed", "result", "error_type", "compile_ok", "duration_s", "stdout", "stderr")
+# fields the harness adds to each input row, every one in every row (null where it does not apply), with the value
+# a row has when its verdict does not say
+RESULT_FIELDS = {
+    "sample_index": None, "passed": None, "result": None, "error_type": None, "compile_ok": None, "duration_s": None,
+    "stdout": "", "stderr": "", "stdout_truncated": False, "stderr_truncated": False, "compile_s": None,
+    "run_s": None, "exit_code": None, "signal": None, "reused": False, "cached": False,
+}
 
 
 def output_paths(samples_path: str, results_dir: Optional[str]) -> tuple:
@@ -22,28 +28,49 @@ def output_paths(samples_path: str, results_dir: Optional[str]) -> tuple:
 def result_row(row: Dict[str, Any], index: int, v: Dict[str, Any]) -> Dict[str, Any]:
     out = dict(row)
     out["sample_index"] = index
-    for key in RESULT_FIELDS[1:]:
-        out[key] = v.get(key, "" if key in ("stdout", "stderr") else None)
+    for key, default in RESULT_FIELDS.items():
+        if key != "sample_index":
+            out[key] = v.get(key, default)
     for key, value in v.items():
         if key not in out:
             out[key] = value
     return out
 
 
-class ResultsWriter:
-    """Appends one row per finished sample, flushed per line, so a crash loses nothing finished."""
+class ResultsFile:
+    """One samples file's ``<samples>_results.jsonl``.
+
+    Rows are appended and flushed as samples finish, after the rows an earlier run left (the caller checks first,
+    with :func:`stale_reason`, that those belong to the same inputs and grading), so a crash or a partial run
+    (``-k``, ``--lf``, ``-x``) loses nothing finished. :meth:`finish` rewrites the file in input order, the last
+    row of each sample winning, atomically.
+    """
 
     def __init__(self, path: str):
         self.path = path
-        d = os.path.dirname(os.path.abspath(path))
-        os.makedirs(d, exist_ok=True)
-        self._f: Optional[IO[bytes]] = open(path, "wb")
-        self.rows: Dict[int, Dict[str, Any]] = {}
         self.error: Optional[str] = None
+        self.written = 0  # rows written by this run
+        self.rewritten: Set[int] = set()  # samples this run wrote more than once (a crashed worker's, re-run)
+        self._seen: Set[int] = set()
+        self._f: Optional[IO[bytes]] = None
         self._good = 0  # bytes of whole rows on disk
 
+    def open(self) -> None:
+        os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
+        self._f = open(self.path, "ab")
+        size = self._f.tell()
+        cut = whole_rows_end(self.path, size)
+        if cut != size:  # a killed run left half a row: cut it
+            os.ftruncate(self._f.fileno(), cut)
+            self._f.seek(cut)
+        self._good = cut
+
     def write(self, row: Dict[str, Any]) -> None:
-        self.rows[row["sample_index"]] = row
+        index = row["sample_index"]
+        if index in self._seen:
+            self.rewritten.add(index)
+        self._seen.add(index)
+        self.written += 1
         if self._f is None:
             return
         try:
@@ -62,18 +89,102 @@ class ResultsWriter:
                 pass
             self._f = None
 
-    def finish(self) -> List[Dict[str, Any]]:
-        """Rewrite the file in input order (atomically); returns the ordered rows."""
-        ordered = [self.rows[i] for i in sorted(self.rows)]
+    def finish(self) -> None:
+        """Rewrite the file in input order, one row per sample (the last one written wins)."""
         if self._f is not None:
             self._f.close()
             self._f = None
-        if self.error is None:
+        if self.error is not None or not os.path.exists(self.path):
+            return
+        where = row_offsets(self.path)
+        try:
+            with open(self.path, "rb") as src:
+                def ordered():
+                    for index in sorted(where):
+                        offset, length = where[index]
+                        src.seek(offset)
+                        yield src.read(length)
+                atomic_write(self.path, ordered())
+        except OSError as e:
+            self.error = f"cannot rewrite {self.path} in input order: {e.strerror or e} (streamed rows kept)"
+
+    def rows(self) -> Iterator[Dict[str, Any]]:
+        """The rows on disk, in file order."""
+        return read_rows(self.path)
+
+
+def whole_rows_end(path: str, size: int) -> int:
+    """The length of the file's whole lines: ``size`` unless the last line has no newline."""
+    end = size
+    with open(path, "rb") as f:
+        while end > 0:
+            start = max(0, end - 65536)
+            f.seek(start)
+            chunk = f.read(end - start)
+            nl = chunk.rfind(b"\n")
+            if nl >= 0:
+                return start + nl + 1
+            end = start
+    return 0
+
+
+def read_rows(path: str) -> Iterator[Dict[str, Any]]:
+    """Rows of a results file; a torn last line (a killed run's) is skipped."""
+    if not os.path.exists(path):
+        return
+    with open(path, "rb") as f:
+        for line in f:
+            if not line.endswith(b"\n"):
+                return
+            yield orjson.loads(line)
+
+
+def row_offsets(path: str) -> Dict[int, Tuple[int, int]]:
+    """sample_index -> (offset, length) of the last whole row of each sample in a results file."""
+    out: Dict[int, Tuple[int, int]] = {}
+    offset = 0
+    with open(path, "rb") as f:
+        for line in f:
+            if not line.endswith(b"\n"):
+                break
             try:
-                atomic_write(self.path, (orjson.dumps(r) + b"\n" for r in ordered))
-            except OSError as e:
-                self.error = f"cannot rewrite {self.path} in input order: {e.strerror or e} (streamed rows kept)"
-        return ordered
+                index = orjson.loads(line).get("sample_index")
+            except (orjson.JSONDecodeError, AttributeError):
+                index = None
+            if isinstance(index, int):
+                out[index] = (offset, len(line))
+            offset += len(line)
+    return out
+
+
+def stale_reason(results_path: str, metrics_path: str, samples: Sequence[Any], grading: Dict[str, Any]) -> Optional[str]:
+    """Why the rows already in ``results_path`` cannot stand beside this run's (None: there are none, or they are
+    rows of these very samples graded the same way). ``samples``: the samples file's samples, in order."""
+    if not os.path.exists(results_path) or os.path.getsize(results_path) == 0:
+        return None
+    try:
+        with open(metrics_path, "rb") as f:
+            previous = orjson.loads(f.read())
+    except (OSError, orjson.JSONDecodeError):
+        return f"a run whose grading is unknown ({os.path.basename(metrics_path)} is missing or unreadable)"
+    diff = []
+    for k, v in grading.items():
+        old = previous.get(k)
+        if isinstance(v, dict) and isinstance(old, dict):
+            diff += [f"{k}.{kk}: {old.get(kk)!r} then, {vv!r} now" for kk, vv in v.items() if old.get(kk) != vv]
+        elif old != v:
+            diff.append(f"{k}: {old!r} then, {v!r} now")
+    if diff:
+        return "a run graded with other settings (" + "; ".join(diff) + ")"
+    try:
+        for n, row in enumerate(read_rows(results_path), start=1):
+            i = row.get("sample_index")
+            if not isinstance(i, int) or not 0 <= i < len(samples) or row.get("task_id") != samples[i].task_id \
+                    or row.get("completion") != samples[i].completion:
+                return f"other samples (line {n} does not match row {i!r} of the samples file)"
+    except (orjson.JSONDecodeError, AttributeError) as e:
+        return f"an unreadable file ({e})"
+    return None
 
 
 def write_metrics(path: str, metrics: Dict[str, Any]) -> Optional[str]:

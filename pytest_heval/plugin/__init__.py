@@ -10,8 +10,12 @@ Without ``--heval`` the plugin does nothing.
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
+from ..inputs import read_head
+from ..inputs.jsonl import is_jsonl_path
 from .controller import Controller
 from .options import RunOptions, pytest_addoption
 from .worker import Worker
@@ -22,6 +26,7 @@ __all__ = ["pytest_addoption", "pytest_configure", "pytest_xdist_auto_num_worker
 
 def pytest_configure(config: pytest.Config) -> None:
     if not config.getoption("heval", False):
+        _hint_without_heval(config)
         return
     is_worker = hasattr(config, "workerinput")
     opts = RunOptions.from_config(config, validate_inputs=not is_worker)
@@ -29,3 +34,18 @@ def pytest_configure(config: pytest.Config) -> None:
         config.pluginmanager.register(Controller(opts, config), "heval-controller")
     if is_worker or not distributing(config):
         config.pluginmanager.register(Worker(opts, config), "heval-worker")
+
+
+def _hint_without_heval(config: pytest.Config) -> None:
+    """``pytest samples.jsonl`` without --heval would say "not found" of an existing file: say what to add."""
+    for a in config.args:
+        p = str(a).split("::", 1)[0]
+        if is_jsonl_path(p) and os.path.isfile(p):
+            try:
+                with open(p, "rb") as f:
+                    head = read_head(f)
+            except OSError:
+                continue
+            if head.startswith(b"{") and b'"task_id"' in head.split(b"\n", 1)[0]:
+                raise pytest.UsageError(f"{p} looks like a samples file: add --heval to grade it "
+                                        f"(pytest --heval {p} --heval-problems PROBLEMS)")

