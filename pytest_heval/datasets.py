@@ -253,6 +253,9 @@ def _download(ds: Dataset, url: str, out, timeout: float) -> Tuple[str, int]:
                     raise DownloadError(ds, url, f"the server sent over {n} bytes for a file of {ds.size}")
                 h.update(chunk)
                 out.write(chunk)
+            missing = getattr(resp, "length", None)  # http.client counts down the Content-Length
+            if missing:
+                raise DownloadError(ds, url, f"the connection closed after {n} of the {n + missing} bytes announced")
     except DatasetError:
         raise
     except urllib.error.HTTPError as e:
