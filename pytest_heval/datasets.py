@@ -48,10 +48,12 @@ class Dataset:
     verified: str  # how the pin was checked against the public repository
 
 
-# Every pin below was checked on 2026-12-03 against a git snapshot of the public repository,
-# taken with the search tool's `fetch github:OWNER/NAME`, by
+# Every pin below was checked on 2026-12-03 against a git snapshot of the public repository
+# (github:OWNER/NAME, as named in `verified`), by
 #   git -C <snapshot> show <commit>:<path> | sha256sum     (and | wc -c, and the row count)
-# and compared byte for byte with the copy in the team's shared/datasets.
+# and compared byte for byte with the team's copy in shared/datasets where there is one.
+_MULTIPLE = "https://raw.githubusercontent.com/nuprl/MultiPL-E/cf9db336f37d5ddcb50f6dbd97c67e5678ecfa96/prompts/"
+
 DATASETS: Tuple[Dataset, ...] = (
     Dataset(
         name="humaneval-rust",
@@ -115,12 +117,57 @@ DATASETS: Tuple[Dataset, ...] = (
         verified="git show e17a8f6:evaluation/create/humaneval-x/data/rust/data/humanevalpack.jsonl | sha256sum "
                  "(github:bigcode-project/octopack)",
     ),
+    # MultiPL-E: nuprl/MultiPL-E kept its built prompts in git until b133e52 "Remove stored prompts"
+    # (2024-07-07); cf9db33 is its parent, i.e. the last git state of the prompts (the Hugging Face dataset
+    # nuprl/MultiPL-E is built from them, as parquet). nuprl/MultiPL-E's own snapshot (2.19 GB) is over the
+    # fetch limit, so the pins were checked in two independent forks holding upstream's history
+    # (github:ankhanhtran02/MultiPL-E and github:jsbyun121/MultiPL-E: same commit id there = same bytes).
+    # "reworded" is the variant MultiPL-E's own experiments and the BigCode harness use (doc comments
+    # reworded for the language, doctests translated); "keep" keeps the Python doctests verbatim.
+    Dataset(
+        name="multipl-e-humaneval-rs",
+        description="MultiPL-E HumanEval in Rust, reworded variant (the one usually cited), 156 problems "
+                    "(task ids = MultiPL-E names, HumanEval_N_...); asserts in fn main, edition 2015",
+        url=_MULTIPLE + "humaneval-rs-reworded.jsonl",
+        sha256="3e528744b7b6dcbc8054b489f3928b88901386911ba9bcf908b4f2b53c5bcc87",
+        size=211787,
+        filename="multipl-e-humaneval-rs-reworded.jsonl",
+        rows=156,
+        license="BSD-3-Clause + no-ML-training clause",
+        # Unchanged since 7bc20f2 "Regenerate humaneval" (2023-10-21). No copy in shared/datasets.
+        verified="git show cf9db33:prompts/humaneval-rs-reworded.jsonl | sha256sum "
+                 "(github:ankhanhtran02/MultiPL-E and github:jsbyun121/MultiPL-E, forks of nuprl/MultiPL-E)",
+    ),
+    Dataset(
+        name="multipl-e-humaneval-rs-keep",
+        description="MultiPL-E HumanEval in Rust, keep variant (Python doctests verbatim), 156 problems; "
+                    "asserts in fn main, edition 2015",
+        url=_MULTIPLE + "humaneval-rs-keep.jsonl",
+        sha256="ea22d3c68cc8dd1259fbe863fc15d32468f7753cc96bfc8229ae30481a58977d",
+        size=199582,
+        filename="multipl-e-humaneval-rs-keep.jsonl",
+        rows=156,
+        license="BSD-3-Clause + no-ML-training clause",
+        # Unchanged since 7bc20f2. NOT the bytes of shared/datasets/multipl-e-humaneval-rs-keep.json (a JSON
+        # list without the "original" field): same 156 rows once "original" is dropped, in another order.
+        verified="git show cf9db33:prompts/humaneval-rs-keep.jsonl | sha256sum "
+                 "(github:ankhanhtran02/MultiPL-E and github:jsbyun121/MultiPL-E, forks of nuprl/MultiPL-E)",
+    ),
+    Dataset(
+        name="multipl-e-mbpp-rs",
+        description="MultiPL-E MBPP in Rust, reworded variant, 354 problems (task ids mbpp_N_...); "
+                    "asserts in fn main, edition 2015",
+        url=_MULTIPLE + "mbpp-rs-reworded.jsonl",
+        sha256="79d6d045885289afda0ba7d7f19faa997aa7e37e9f80932ecbcbe470f3af3a25",
+        size=261305,
+        filename="multipl-e-mbpp-rs-reworded.jsonl",
+        rows=354,
+        license="BSD-3-Clause + no-ML-training clause",
+        # Unchanged since 3c9a62a "JSONL files" (2023-09-05). No copy in shared/datasets.
+        verified="git show cf9db33:prompts/mbpp-rs-reworded.jsonl | sha256sum "
+                 "(github:ankhanhtran02/MultiPL-E and github:jsbyun121/MultiPL-E, forks of nuprl/MultiPL-E)",
+    ),
 )
-# Not listed: MultiPL-E humaneval-rs / mbpp-rs. Their git source (github:nuprl/MultiPL-E, prompts/*.json)
-# could not be fetched here to check a pin (its snapshot is 2.19 GB), and the usual copy is the
-# Hugging Face dataset, whose files are not in a git snapshot we can check. A MultiPL-E file works
-# as a path: --heval-problems humaneval-rs-keep.json.
-
 REGISTRY: Dict[str, Dataset] = {d.name: d for d in DATASETS}
 
 
@@ -345,7 +392,7 @@ def _cmd_list(args) -> int:
     width = max(len(n) for n in names())
     for ds in DATASETS:
         state = "cached" if is_cached(ds.name) else "-"
-        print(f"{ds.name:<{width}}  {ds.rows:>4} rows  {ds.license:<10}  {state:<6}  {ds.description}")
+        print(f"{ds.name:<{width}}  {ds.rows:>4} rows  {state:<6}  {ds.description} [{ds.license}]")
         if args.long:
             print(f"{'':<{width}}  url: {source_url(ds)}\n{'':<{width}}  sha256: {ds.sha256} ({ds.size} bytes)"
                   f"\n{'':<{width}}  checked: {ds.verified}")

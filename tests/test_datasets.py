@@ -47,7 +47,7 @@ class Server:
         kw = {"directory": str(root)} if issubclass(handler, http.server.SimpleHTTPRequestHandler) else {}
         self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), lambda *a: Counting(*a, **kw))
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread = threading.Thread(target=self.httpd.serve_forever, args=(0.05,), daemon=True)
         self.thread.start()
 
     def stop(self):
@@ -91,7 +91,9 @@ def closed_port() -> int:
 # ---- the registry itself ----
 
 def test_registry_entries_are_complete_and_pinned():
-    assert D.names() == ["humaneval-rust", "humaneval-rust-sigil", "humaneval-x-rust", "humanevalpack-rust"]
+    assert D.names() == ["humaneval-rust", "humaneval-rust-sigil", "humaneval-x-rust", "humanevalpack-rust",
+                         "multipl-e-humaneval-rs", "multipl-e-humaneval-rs-keep", "multipl-e-mbpp-rs"]
+    assert len({d.filename for d in D.DATASETS}) == len(D.DATASETS)
     for ds in D.DATASETS:
         assert len(ds.sha256) == 64 and int(ds.sha256, 16) >= 0
         # pinned at a full 40-hex commit, not a branch
@@ -140,19 +142,19 @@ def test_unknown_name_lists_the_known_ones(cache):
 # ---- downloads against a real server ----
 
 def test_fetch_downloads_then_uses_the_cache_offline(cache, server, served):
-    paths = {name: D.fetch(name) for name in D.names()}
-    assert server.requests == len(D.names())
+    paths = {name: D.fetch(name) for name in SHARED}  # the sets the team has a copy of
+    assert server.requests == len(SHARED)
     for name, p in paths.items():
         ds = D.get(name)
         assert p == cache / ds.filename
         assert D.sha256_file(p) == ds.sha256
         assert D.is_cached(name)
-    assert sorted(os.listdir(cache)) == sorted(D.get(n).filename for n in D.names())  # no temp files left
+    assert sorted(os.listdir(cache)) == sorted(D.get(n).filename for n in SHARED)  # no temp files left
     server.stop()
     for name, p in paths.items():  # server gone: the cache answers
         assert D.fetch(name) == p
         assert D.resolve(name) == p
-    assert server.requests == len(D.names())
+    assert server.requests == len(SHARED)
 
 
 def test_a_damaged_cached_file_is_fetched_again(cache, server):
