@@ -197,7 +197,7 @@ class DownloadError(DatasetError):
     def __init__(self, ds: Dataset, url: str, reason: str):
         self.reason = reason
         super().__init__(
-            f"dataset {ds.name} is not in the cache ({cache_path(ds.name)}) and could not be downloaded from "
+            f"dataset {ds.name} has no good copy in the cache ({cache_path(ds.name)}) and could not be downloaded from "
             f"{url}: {reason}.\n"
             f"On a machine with network, run:  python -m pytest_heval datasets fetch {ds.name}\n"
             f"then copy the file it prints ({ds.filename}) into {cache_dir()} on this machine "
@@ -308,7 +308,7 @@ def _download(ds: Dataset, url: str, out, timeout: float) -> Tuple[str, int]:
     except urllib.error.HTTPError as e:
         raise DownloadError(ds, url, f"HTTP {e.code} {e.reason}") from None
     except urllib.error.URLError as e:
-        raise DownloadError(ds, url, f"no connection ({e.reason})") from None
+        raise DownloadError(ds, url, f"cannot reach it ({e.reason})") from None
     except (OSError, http.client.HTTPException) as e:  # timeout, reset, IncompleteRead...
         raise DownloadError(ds, url, f"transfer failed ({type(e).__name__}: {e})") from None
     return h.hexdigest(), n
