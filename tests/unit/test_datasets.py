@@ -16,7 +16,7 @@ import pytest
 
 from pytest_heval import datasets as D
 
-from conftest import REPO
+from tests.helpers import REPO
 
 # registry name -> the copy of it in ../shared/datasets
 SHARED = {
@@ -330,3 +330,12 @@ def test_cli_failures_and_bad_usage(cache, tmp_path):
     assert r.returncode == 2
     r = cli(env_extra=env)
     assert r.returncode == 2 and "COMMAND" in r.stderr
+
+
+def test_datasets_and_cli_load_no_pytest_module():
+    code = ("import sys, pytest_heval.datasets, pytest_heval.cli\n"
+            "print(','.join(sorted(m for m in sys.modules if m == 'pytest' or m.startswith(('_pytest', 'pytest.')))))")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                       env=dict(os.environ, PYTHONPATH=str(REPO)))
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == ""
