@@ -25,7 +25,7 @@ import tempfile
 import urllib.error
 import urllib.request
 from pathlib import Path
-from typing import Dict, FrozenSet, Iterable, List, Optional, Tuple
+from typing import Dict, FrozenSet, Iterable, List, Optional, Sequence, Tuple
 
 from .errors import HevalError
 
@@ -365,6 +365,49 @@ def guess(ids: Iterable[str]) -> Optional[str]:
     (HumanEval-X and HumanEvalPack share their ``Rust/N`` ids, so those always need a name)."""
     found = matching(ids)
     return found[0] if len(found) == 1 else None
+
+
+def problem_files(args: Sequence[str], samples_paths: Sequence[str]) -> Tuple[List[str], Optional[str]]:
+    """The problem files of a run and, when a known set is used, a line saying which (for the summary).
+
+    Each of ``args`` (the ``--heval-problems`` values) is a path or a known name (:func:`resolve`). With no
+    ``args``, the task ids of the samples that bring no problem of their own pick the one cached set that holds
+    them all (:func:`guess`: never a download); several such sets are an error (name one), none leaves the run
+    without problem files and the inputs then name the first task id that has no problem."""
+    if args:
+        paths, notes = [], []
+        for a in args:
+            path = resolve(a)
+            paths.append(str(path))
+            if os.fspath(a) in REGISTRY and not Path(a).expanduser().exists():
+                notes.append(f"{a} ({path})")
+        return paths, ("problem set: " + ", ".join(notes)) if notes else None
+    ids = _ids_without_problem(samples_paths)
+    found = matching(ids)
+    if len(found) > 1:
+        raise DatasetError(f"the samples' task ids are in several cached datasets ({', '.join(found)}): "
+                           f"name one with --heval-problems NAME")
+    if not found:
+        return [], None
+    path = cache_dir() / get(found[0]).filename
+    return [str(path)], (f"problem set: {found[0]} ({path}), picked from the task ids: "
+                         f"the one cached dataset that holds them all")
+
+
+def no_problem_hint() -> str:
+    """Said when task ids have no problem and none was named: where named sets come from."""
+    cached = [n for n in names() if is_cached(n)]
+    return (f"Name a problem file or a known dataset with --heval-problems (known: {', '.join(names())}; "
+            f"cached in {cache_dir()}: {', '.join(cached) or 'none'}); "
+            f"a dataset is fetched once with: python -m pytest_heval datasets fetch NAME")
+
+
+def _ids_without_problem(samples_paths: Sequence[str]) -> List[str]:
+    from .inputs.problems import inline_problem  # imported here: the CLI's datasets commands do not need them
+    from .inputs.samples import load_samples
+
+    return [s.task_id for p in samples_paths for s in load_samples(p)
+            if inline_problem(s.path, s.line, s.row) is None]
 
 
 # ---- `python -m pytest_heval datasets ...` (registered by pytest_heval.cli) ----

@@ -64,6 +64,10 @@ class Controller:
         return f"heval-batch-{self.plan.scope(ref)}"
 
     @pytest.hookimpl(optionalhook=True)
+    def pytest_configure_node(self, node):
+        """Workers use the problem files the controller chose (named sets resolved, or guessed)."""
+        node.workerinput["heval_problem_files"] = list(self.opts.inputs.problem_paths)
+
     def pytest_xdist_make_scheduler(self, config, log):
         return BatchScheduling(config, log, self._scope)
 
@@ -173,6 +177,8 @@ class Controller:
         tr = terminalreporter
         tr.write_sep("=", "pytest-heval summary")
         tr.write_line(f"rustc: {self.opts.toolchain.version}   sandbox: {self.opts.sandbox.kind}   k: {self.opts.ks}")
+        if self.opts.problems_note:
+            tr.write_line(self.opts.problems_note)
         for path, m in self.metrics.items():
             for line in summary_lines(path, m, m["results_file"], m["expected_samples"], self.writers[path].error):
                 tr.write_line(line)

