@@ -64,12 +64,13 @@ class Controller:
         return f"heval-batch-{self.plan.scope(ref)}"
 
     @pytest.hookimpl(optionalhook=True)
+    def pytest_xdist_make_scheduler(self, config, log):
+        return BatchScheduling(config, log, self._scope)
+
+    @pytest.hookimpl(optionalhook=True)
     def pytest_configure_node(self, node):
         """Workers use the problem files the controller chose (named sets resolved, or guessed)."""
         node.workerinput["heval_problem_files"] = list(self.opts.inputs.problem_paths)
-
-    def pytest_xdist_make_scheduler(self, config, log):
-        return BatchScheduling(config, log, self._scope)
 
     # ---- recording -------------------------------------------------------------------------
     def pytest_sessionstart(self, session):
