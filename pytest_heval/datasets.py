@@ -341,8 +341,8 @@ def task_ids(path: Path) -> FrozenSet[str]:
             rows = json.loads(text)
         else:
             rows = [json.loads(line) for line in text.splitlines() if line.strip()]
-        _ids_memo[key] = frozenset(
-            str(r.get("task_id", r.get("name"))) for r in rows if isinstance(r, dict) and ("task_id" in r or "name" in r))
+        _ids_memo[key] = frozenset(str(r.get("task_id", r.get("name"))) for r in rows
+                                   if isinstance(r, dict) and ("task_id" in r or "name" in r))
     return _ids_memo[key]
 
 
