@@ -84,6 +84,11 @@ class Controller:
         if self.selected is None:
             self.selected = sum(self._locate(i) is not None for i in ids)
 
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_configure_node(self, node):
+        """Workers use the problem files the controller chose (named sets resolved, or guessed)."""
+        node.workerinput["heval_problem_files"] = list(self.opts.inputs.problem_paths)
+
     @pytest.hookimpl(trylast=True)
     def pytest_collection_modifyitems(self, session, config, items):
         self.selected = sum(getattr(i, "heval_sample", False) for i in items)
@@ -245,6 +250,8 @@ class Controller:
                 tr.write_line(line)
         tr.write_sep("=", "pytest-heval summary")
         tr.write_line(f"rustc: {self.opts.toolchain.version}   sandbox: {self.opts.sandbox.kind}   k: {self.opts.ks}")
+        if self.opts.problems_note:
+            tr.write_line(self.opts.problems_note)
         for path, m in self.metrics.items():
             for line in summary_lines(m, self.files[path].error):
                 tr.write_line(line)

@@ -9,7 +9,8 @@ from typing import Dict, List, Optional, Tuple
 
 import pytest
 
-from ..errors import HevalError
+from ..datasets import no_problem_hint, problem_files
+from ..errors import HevalError, InputError
 from ..inputs import Inputs, check_files_exist, samples_paths
 from ..sandbox import Sandbox, get_sandbox
 from ..settings import Settings
@@ -20,8 +21,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     g = parser.getgroup("heval", "pytest-heval: grade LLM-written Rust samples")
     g.addoption("--heval", action="store_true", default=False,
                 help="grade the .jsonl/.jsonl.gz samples files named on the command line")
-    g.addoption("--heval-problems", action="append", default=[], metavar="PATH",
-                help="problem file (human-eval, HumanEval-X/-Pack or MultiPL-E format); repeatable")
+    g.addoption("--heval-problems", action="append", default=[], metavar="PATH|NAME",
+                help="problem file (human-eval, HumanEval-X/-Pack or MultiPL-E format) or known dataset name "
+                     "(python -m pytest_heval datasets list); repeatable; default: the one cached dataset "
+                     "holding the samples' task ids")
     g.addoption("--heval-samples", action="append", default=[], metavar="PATH",
                 help="a samples file of any name, or a directory of .jsonl/.jsonl.gz samples files; repeatable")
     g.addoption("--heval-label", action="append", default=[], metavar="LABEL",
@@ -113,6 +116,7 @@ class RunOptions:
     backstop: Optional[float]  # pytest-timeout's per-item timeout for heval items (None: pytest-timeout absent)
     partial: bool  # the selection may leave samples out
     notes: List[str]  # said once at the start and in the summary
+    problems_note: Optional[str] = None  # which known dataset is used, for the summary
 
     @classmethod
     def from_config(cls, config: pytest.Config, validate_inputs: bool) -> "RunOptions":
@@ -122,7 +126,7 @@ class RunOptions:
             value = config.getoption("heval_" + name)
             return value if value is not None else (config.getini("heval_" + name) or None)
 
-        problem_paths = list(config.getoption("heval_problems"))
+        problem_args = list(config.getoption("heval_problems"))
         named = list(config.getoption("heval_samples"))
         # without paths on the command line pytest collects its testpaths or the current directory: those are not
         # samples files the user named
@@ -134,8 +138,7 @@ class RunOptions:
         if not paths:
             raise pytest.UsageError("--heval: no samples file given: name .jsonl/.jsonl.gz files or directories of "
                                     "them on the command line, or use --heval-samples PATH")
-        missing = (check_files_exist(problem_paths, "problem file")
-                   or check_files_exist([p for p in named if not os.path.isdir(p)] + paths, "samples file"))
+        missing = check_files_exist([p for p in named if not os.path.isdir(p)] + paths, "samples file")
         if missing:
             raise pytest.UsageError(missing)
         for p in paths:  # --heval-samples files need not be named on the command line: collect them too
@@ -143,6 +146,14 @@ class RunOptions:
                     not any(os.path.isdir(str(a)) and os.path.dirname(p) == os.path.abspath(str(a)) for a in config.args):
                 config.args.append(p)
         check_rootdir(config)
+        workerinput = getattr(config, "workerinput", {})
+        try:
+            if "heval_problem_files" in workerinput:  # the controller resolved names and guessed already
+                problem_paths, problems_note = list(workerinput["heval_problem_files"]), None
+            else:
+                problem_paths, problems_note = problem_files(problem_args, paths)
+        except HevalError as e:
+            raise pytest.UsageError(str(e)) from None
         fail_under = parse_fail_under(config.getoption("heval_fail_under"))
         try:
             settings = Settings.from_values(lookup)
@@ -154,7 +165,10 @@ class RunOptions:
                 for p in paths:
                     inputs.load(p)
         except HevalError as e:
-            raise pytest.UsageError(str(e)) from None
+            msg = str(e)
+            if not problem_paths and isinstance(e, InputError) and e.field == "task_id":
+                msg += "\n" + no_problem_hint()
+            raise pytest.UsageError(msg) from None
         for name, _ in fail_under:  # a gated pass@k is always computed
             if name.startswith("pass@") and int(name[5:]) not in ks:
                 ks = sorted(set(ks) | {int(name[5:])})
@@ -172,4 +186,4 @@ class RunOptions:
                              f"{settings.compile_timeout:g} s + run {settings.timeout:g} s + 60 s): heval items use "
                              f"{needed:g} s")
         return cls(settings, paths, labels(paths, list(config.getoption("heval_label"))), inputs, toolchain, sandbox,
-                   ks, fail_under, backstop, partial_selection(config), notes)
+                   ks, fail_under, backstop, partial_selection(config), notes, problems_note)
