@@ -121,9 +121,10 @@ def _high_fd(fd: int) -> int:
     return new
 
 
-def console_problems(url: str, settle: float = 0.7, timeout: float = 60) -> List[str]:
-    """Open ``url`` in headless Chromium over a DevTools pipe; every console error, uncaught exception and
-    error-level log entry (failed load, CSP violation) seen until ``settle`` seconds after the load event."""
+def console_problems(*urls: str, settle: float = 0.7, timeout: float = 60) -> List[List[str]]:
+    """Open each url in its own tab of one headless Chromium, driven over a DevTools pipe; for each, every console
+    error, uncaught exception and error-level log entry (failed load, CSP violation) seen until ``settle`` seconds
+    after its load event."""
     user_dir = tempfile.mkdtemp(prefix="heval-chromium-")
     to_r, to_w = map(_high_fd, os.pipe())
     from_r, from_w = map(_high_fd, os.pipe())
@@ -147,7 +148,8 @@ def console_problems(url: str, settle: float = 0.7, timeout: float = 60) -> List
             *whole, buf = (buf + chunk).split(b"\0")
             inbox.extend(json.loads(m) for m in whole)
 
-    def wait_for(pred, deadline: float) -> Dict[str, Any]:
+    def wait_for(pred) -> Dict[str, Any]:
+        deadline = time.monotonic() + timeout
         while True:
             for i, m in enumerate(inbox):
                 if pred(m):
@@ -161,21 +163,25 @@ def console_problems(url: str, settle: float = 0.7, timeout: float = 60) -> List
         next_id += 1
         msg = {"id": next_id, "method": method, "params": params or {}, **({"sessionId": session} if session else {})}
         os.write(to_w, json.dumps(msg).encode() + b"\0")
-        answer = wait_for(lambda m, i=next_id: m.get("id") == i, time.monotonic() + timeout)
+        answer = wait_for(lambda m, i=next_id: m.get("id") == i)
         if "error" in answer:
             raise RuntimeError(f"{method}: {answer['error']}")
         return answer["result"]
 
+    results = []
     try:
-        target = call("Target.createTarget", {"url": "about:blank"})["targetId"]
-        session = call("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
-        for domain in ("Runtime", "Log", "Page"):
-            call(f"{domain}.enable", session=session)
-        call("Page.navigate", {"url": url}, session=session)
-        wait_for(lambda m: m.get("method") == "Page.loadEventFired", time.monotonic() + timeout)
-        end = time.monotonic() + settle
-        while time.monotonic() < end:
-            read(0.05)
+        for url in urls:
+            target = call("Target.createTarget", {"url": "about:blank"})["targetId"]
+            session = call("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
+            for domain in ("Runtime", "Log", "Page"):
+                call(f"{domain}.enable", session=session)
+            call("Page.navigate", {"url": url}, session=session)
+            wait_for(lambda m: m.get("method") == "Page.loadEventFired" and m.get("sessionId") == session)
+            end = time.monotonic() + settle
+            while time.monotonic() < end:
+                read(0.05)
+            call("Target.closeTarget", {"targetId": target})
+            results.append(_problems([m for m in inbox if m.get("sessionId") == session]))
         call("Browser.close")
     finally:
         os.close(to_w)
@@ -186,8 +192,12 @@ def console_problems(url: str, settle: float = 0.7, timeout: float = 60) -> List
             proc.wait()
         os.close(from_r)
         shutil.rmtree(user_dir, ignore_errors=True)
+    return results
+
+
+def _problems(events: List[Dict[str, Any]]) -> List[str]:
     problems = []
-    for m in inbox:
+    for m in events:
         p = m.get("params", {})
         if m.get("method") == "Runtime.consoleAPICalled" and p.get("type") in ("error", "assert"):
             problems.append("console." + p["type"] + ": " + " ".join(str(a.get("value")) for a in p.get("args", [])))
@@ -260,25 +270,25 @@ def test_console_check_fails_on_broken_pages(tmp_path):
     """The check is not vacuous: a JS error, a console.error, a failed load and a CSP violation are all caught."""
     js = tmp_path / "js_error.html"
     js.write_text("<!DOCTYPE html><p>x</p><script>console.error('deliberate'); notDefinedAnywhere();</script>")
-    problems = console_problems(js.as_uri())
-    assert any("deliberate" in p for p in problems), problems
-    assert any("notDefinedAnywhere is not defined" in p for p in problems), problems
     missing = tmp_path / "missing.html"
     missing.write_text('<!DOCTYPE html><p>x</p><img src="no-such-file.png">')
-    assert any("ERR_FILE_NOT_FOUND" in p for p in console_problems(missing.as_uri()))
     csp = tmp_path / "csp.html"
     csp.write_text("<!DOCTYPE html><meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'\">"
                    "<script>document.title = 'ran'</script>")
-    assert any("Content Security Policy" in p for p in console_problems(csp.as_uri()))
     clean = tmp_path / "clean.html"
     clean.write_text("<!DOCTYPE html><p>x</p><script>console.log('only a log')</script>")
-    assert console_problems(clean.as_uri()) == []
+    js_p, missing_p, csp_p, clean_p = console_problems(*(p.as_uri() for p in (js, missing, csp, clean)))
+    assert any("deliberate" in p for p in js_p), js_p
+    assert any("notDefinedAnywhere is not defined" in p for p in js_p), js_p
+    assert any("ERR_FILE_NOT_FOUND" in p for p in missing_p), missing_p
+    assert any("Content Security Policy" in p for p in csp_p), csp_p
+    assert clean_p == []
 
 
 def test_report_in_chromium(report, tmp_path):
     page = tmp_path / "report.html"
     page.write_text(report, encoding="utf-8")
-    assert console_problems(page.as_uri()) == []
+    assert console_problems(page.as_uri()) == [[]]
 
     dom, png = dump_and_shoot(page, tmp_path)
     for element in ('<svg id="passk-chart"', '<svg id="errors-chart"', '<table id="heatmap"', '<svg id="ci-chart"',
@@ -313,7 +323,7 @@ def test_unescaped_page_would_be_caught(models, tmp_path, monkeypatch):
     monkeypatch.setattr(html_report, "esc", lambda v: "" if v is None else str(v))
     page = tmp_path / "unsafe.html"
     page.write_text(render({"ckpt-a": models["ckpt-a"]}, ks=(1,)), encoding="utf-8")
-    problems = console_problems(page.as_uri())
+    [problems] = console_problems(page.as_uri())
     assert any("Content Security Policy" in p for p in problems), problems
     dom, _ = dump_and_shoot(page, tmp_path)
     assert "<img" in dom
