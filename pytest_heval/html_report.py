@@ -32,7 +32,7 @@ th:first-child,td:first-child{text-align:left}th{background:#f4f4f4}
 pre{background:#f7f7f7;border:1px solid #e3e3e3;padding:6px;max-height:320px;overflow:auto;white-space:pre-wrap;
 word-break:break-all;margin:4px 0}
 .ok{color:#1d7a35;font-weight:600}.bad{color:#b3261e;font-weight:600}.infra{color:#8a7a00;font-weight:600}
-details{margin:4px 0}summary{cursor:pointer}svg text{font-family:system-ui,sans-serif}
+.samples td,.samples th{text-align:left;vertical-align:top}pre{text-align:left}details{margin:4px 0}summary{cursor:pointer}svg text{font-family:system-ui,sans-serif}
 """
 
 
