@@ -68,8 +68,7 @@ def passk_chart(table: Dict[str, Any]) -> str:
     ph = h - top - bottom
     group = (w - left - 16) / max(len(ks), 1)
     bar = min(48.0, (group - 24) / max(len(entries), 1))
-    out = [f'<svg id="passk-chart" class="chart" role="img" aria-label="pass@k per model" width="{w}" '
-           f'height="{h}" viewBox="0 0 {w} {h}">']
+    out = []
     for i in range(5):
         y = top + ph * (1 - i / 4)
         out.append(f'<line x1="{left}" x2="{w - 8}" y1="{y:.1f}" y2="{y:.1f}" stroke="#e5e5e5"/>'
@@ -94,13 +93,15 @@ def passk_chart(table: Dict[str, Any]) -> str:
                            f'font-size="10" text-anchor="middle">n/a</text>')
         out.append(f'<text x="{left + gi * group + group / 2:.1f}" y="{top + ph + 18}" font-size="13" '
                    f'text-anchor="middle" font-weight="600">pass@{k}</text>')
-    out.append(_legend([(e["model"], MODEL_COLOURS[i % len(MODEL_COLOURS)]) for i, e in enumerate(entries)],
-                       left, h - 22, w - left))
-    out.append("</svg>")
-    return "".join(out)
+    legend, last = _legend([(e["model"], MODEL_COLOURS[i % len(MODEL_COLOURS)]) for i, e in enumerate(entries)],
+                           left, h - 22, w - left)
+    h = last + 8
+    return (f'<svg id="passk-chart" class="chart" role="img" aria-label="pass@k per model" width="{w}" '
+            f'height="{h:.0f}" viewBox="0 0 {w} {h:.0f}">' + "".join(out) + legend + "</svg>")
 
 
-def _legend(items: Sequence[tuple], x: float, y: float, width: float) -> str:
+def _legend(items: Sequence[tuple], x: float, y: float, width: float) -> tuple:
+    """(svg, y of the last line): colour swatches with labels, wrapped to ``width``."""
     out, cx, cy = [], x, y
     for label, colour in items:
         text = label if len(label) <= 48 else label[:45] + "..."
@@ -110,7 +111,7 @@ def _legend(items: Sequence[tuple], x: float, y: float, width: float) -> str:
         out.append(f'<rect x="{cx:.1f}" y="{cy - 10:.1f}" width="12" height="12" fill="{colour}"/>'
                    f'<text x="{cx + 16:.1f}" y="{cy:.1f}" font-size="12">{esc(text)}</text>')
         cx += span
-    return "".join(out)
+    return "".join(out), cy
 
 
 def errors_chart(table: Dict[str, Any]) -> str:
@@ -118,11 +119,8 @@ def errors_chart(table: Dict[str, Any]) -> str:
     entries, types = table["models"], table["error_types"]
     others: List[str] = []
     label_w, bar_w, row_h = 220, 500, 30
-    legend_rows = 1 + len(types) // 5
-    h = 16 + row_h * len(entries) + 16 * legend_rows + 24
     w = label_w + bar_w + 60
-    out = [f'<svg id="errors-chart" class="chart" role="img" aria-label="outcomes per model" width="{w}" '
-           f'height="{h}" viewBox="0 0 {w} {h}">']
+    out = []
     for mi, e in enumerate(entries):
         y = 12 + mi * row_h
         name = e["model"] if len(e["model"]) <= 34 else "..." + e["model"][-31:]
@@ -140,9 +138,10 @@ def errors_chart(table: Dict[str, Any]) -> str:
             x += seg
         out.append(f'<text x="{label_w + bar_w + 6}" y="{y + 15}" font-size="11">{sum(e["error_counts"].values())}'
                    f'</text>')
-    out.append(_legend([(t, _colour(t, others)) for t in types], 8, 12 + row_h * len(entries) + 18, w - 16))
-    out.append("</svg>")
-    return "".join(out)
+    legend, last = _legend([(t, _colour(t, others)) for t in types], 8, 12 + row_h * len(entries) + 18, w - 16)
+    h = last + 8
+    return (f'<svg id="errors-chart" class="chart" role="img" aria-label="outcomes per model" width="{w}" '
+            f'height="{h:.0f}" viewBox="0 0 {w} {h:.0f}">' + "".join(out) + legend + "</svg>")
 
 
 def ci_chart(c: Comparison) -> str:

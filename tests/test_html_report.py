@@ -327,3 +327,18 @@ def test_unescaped_page_would_be_caught(models, tmp_path, monkeypatch):
     assert any("Content Security Policy" in p for p in problems), problems
     dom, _ = dump_and_shoot(page, tmp_path)
     assert "<img" in dom
+
+
+def test_legends_wrap_inside_their_charts():
+    """Many models with long names and every error type: the svg grows to hold every legend line."""
+    types = list(html_report.ERROR_COLOURS) + ["some_new_error_type"]
+    rows = {f"checkpoints/run-{i:02d}/very-long-model-name-step-{i * 1000}": [
+        {"task_id": f"t/{j}", "passed": t == "passed", "compile_ok": True,
+         "error_type": None if t == "passed" else t} for j, t in enumerate(types)] for i in range(8)}
+    page = render(rows, ks=(1,))
+    for chart in ("passk-chart", "errors-chart"):
+        svg = re.search(rf'<svg id="{chart}"[^>]* height="(\d+)"[^>]*>(.*?)</svg>', page, re.S)
+        height = int(svg.group(1))
+        lowest = max(float(y) for y in re.findall(r'<text [^>]*y="([\d.]+)"', svg.group(2)))
+        assert lowest < height, (chart, lowest, height)
+    assert "some_new_error_type" in page
