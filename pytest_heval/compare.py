@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 from .errors import InputError
-from .jsonl import iter_jsonl
+from .inputs.jsonl import iter_jsonl
 from .metrics import compute
 
 DEFAULT_RESAMPLES = 10_000

@@ -1,4 +1,4 @@
-"""html_report.render: pure checks of the page (escaping, no external resource, caps), then a real headless
+"""report.html.render: pure checks of the page (escaping, no external resource, caps), then a real headless
 Chromium (Debian's ``chromium``, installed by .ci/setup): the page loads without a console error, the DOM holds the
 charts, and a screenshot has the charts' colours in it.
 
@@ -28,11 +28,11 @@ from typing import Any, Dict, List, Tuple
 
 import pytest
 
-from pytest_heval import html_report
+from pytest_heval.report import html as html_report
 from pytest_heval.compare import compare, load_results
-from pytest_heval.html_report import render
+from pytest_heval.report.html import render
 
-DATA = Path(__file__).parent / "data" / "html_report"
+DATA = Path(__file__).parent.parent / "data" / "html_report"
 MODELS = ("ckpt-a", "ckpt-b", "ckpt-c")
 XSS = '</script><img src=x onerror="console.error(\'XSS-EXECUTED\')"><script>console.error("XSS-SCRIPT")</script>'
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",

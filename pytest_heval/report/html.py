@@ -11,8 +11,8 @@ from __future__ import annotations
 import html
 from typing import Any, Dict, List, Mapping, Optional, Sequence
 
-from .compare import Comparison, per_problem_table, side_by_side, task_key
-from .metrics import DEFAULT_K
+from ..compare import Comparison, per_problem_table, side_by_side, task_key
+from ..metrics import DEFAULT_K
 
 MODEL_COLOURS = ("#0072b2", "#e69f00", "#009e73", "#cc79a7", "#56b4e9", "#d55e00", "#f0e442", "#000000")
 ERROR_COLOURS = {
