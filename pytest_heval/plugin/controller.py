@@ -17,6 +17,7 @@ import pytest
 from ..grader import make_plan, sample_programs
 from ..metrics import compute, threshold_check
 from ..plan import Plan, Ref
+from ..report import checkpoints
 from ..report.junit import junit_suite_properties
 from ..report.terminal import fmt_duration, summary_lines
 from ..results import ResultsWriter, output_paths, result_row, write_metrics
@@ -38,6 +39,7 @@ class Controller:
         self.writers: Dict[str, ResultsWriter] = {}
         self.metrics: Dict[str, Dict[str, Any]] = {}
         self.messages: List[str] = []
+        self.checkpoint_lines: List[str] = []
         self.expected: Optional[int] = None  # samples selected to run (None: not known yet)
         if getattr(config.option, "tbstyle", None) == "auto":
             # every sample's failure is in the results file and the short summary: a FAILURES section
@@ -135,12 +137,18 @@ class Controller:
         grading = o.settings.grading(o.toolchain, o.sandbox.kind)
         # the junitxml plugin's LogXML (record_testsuite_property does not work under xdist)
         xml = next((p for p in self.config.pluginmanager.get_plugins() if hasattr(p, "add_global_property")), None)
+        rows_by_path = {}
         for path, w in self.writers.items():
-            rows = w.finish()
+            rows_by_path[path] = w.finish()
             if w.error:
                 self.messages.append(w.error)
+        cp = checkpoints.build(rows_by_path, o.ks, o.checkpoints)
+        self.checkpoint_lines = cp.lines
+        if cp.html_error:
+            self.messages.append(cp.html_error)
+        for path, rows in rows_by_path.items():
             m = compute(rows, o.ks)
-            m.update({"samples_file": path, "results_file": w.path,
+            m.update({"samples_file": path, "results_file": self.writers[path].path,
                       "expected_samples": len(o.inputs.load(path).samples)})
             m.update(grading)
             m.update({
@@ -149,6 +157,7 @@ class Controller:
                 "wall_time_s": round(wall, 3),
                 "samples_per_minute": round(len(rows) / wall * 60, 1) if wall > 0 else None,
             })
+            m.update(cp.per_file[path])
             self.metrics[path] = m
             err = write_metrics(output_paths(path, o.settings.results)[1], m)
             if err:
@@ -157,9 +166,10 @@ class Controller:
                 suffix = "" if len(self.writers) == 1 else f"[{os.path.basename(path)}]"
                 for k, v in junit_suite_properties(m).items():
                     xml.add_global_property(k + suffix, v)
-        if o.fail_under and exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED,
-                                           pytest.ExitCode.NO_TESTS_COLLECTED):
-            ok = True
+        if (o.fail_under or cp.gate_ok is not None) and exitstatus in (
+                pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED, pytest.ExitCode.NO_TESTS_COLLECTED):
+            ok = cp.gate_ok is not False
+            self.messages += cp.gate
             for path, m in self.metrics.items():
                 for name, threshold in o.fail_under:
                     good, msg = threshold_check(m, name, threshold)
@@ -176,5 +186,7 @@ class Controller:
         for path, m in self.metrics.items():
             for line in summary_lines(path, m, m["results_file"], m["expected_samples"], self.writers[path].error):
                 tr.write_line(line)
+        for line in self.checkpoint_lines:
+            tr.write_line(line)
         for msg in self.messages:
             tr.write_line(msg)

@@ -11,6 +11,7 @@ import pytest
 
 from ..errors import HevalError
 from ..inputs import Inputs, check_files_exist, samples_paths
+from ..report.checkpoints import CheckpointOptions
 from ..sandbox import Sandbox, get_sandbox
 from ..settings import Settings
 from ..toolchain import Toolchain, find_toolchain
@@ -24,6 +25,18 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                 help="problem file (human-eval, HumanEval-X/-Pack or MultiPL-E format); repeatable")
     g.addoption("--heval-fail-under", action="append", default=[], metavar="METRIC=VALUE",
                 help="exit 1 unless METRIC (pass@k or compile_rate) >= VALUE; repeatable; decides the exit status")
+    g.addoption("--heval-compare-to", default=None, metavar="OLD_RESULTS",
+                help="compare with an old run's results file: change in pass@1 with a paired-bootstrap 95%% CI, "
+                     "problems that got worse/better, exact sign test (McNemar's when n = 1)")
+    g.addoption("--heval-fail-if-regressed", action="store_true", default=False,
+                help="exit 1 iff the run is significantly worse than --heval-compare-to (at --heval-alpha); "
+                     "decides the exit status")
+    g.addoption("--heval-alpha", type=float, default=0.05, metavar="ALPHA",
+                help="significance level of --heval-fail-if-regressed (default 0.05)")
+    g.addoption("--heval-per-problem", action="store_true", default=False,
+                help="print a problem x samples-file table of passed/judged")
+    g.addoption("--heval-html", default=None, metavar="PATH",
+                help="write one self-contained HTML report (charts, heat map, every sample, the comparison)")
     for f in Settings.table():
         ini = "heval_" + f.name
         help_ = f.metadata["help"]
@@ -59,6 +72,7 @@ class RunOptions:
     ks: List[int]
     fail_under: List[Tuple[str, float]]
     backstop: Optional[float]  # pytest-timeout's per-item timeout, unless the user set their own
+    checkpoints: CheckpointOptions = dataclasses.field(default_factory=CheckpointOptions)
 
     @classmethod
     def from_config(cls, config: pytest.Config, validate_inputs: bool) -> "RunOptions":
@@ -74,7 +88,13 @@ class RunOptions:
         if missing:
             raise pytest.UsageError(missing)
         fail_under = parse_fail_under(config.getoption("heval_fail_under"))
+        checkpoints = CheckpointOptions(
+            compare_to=config.getoption("heval_compare_to"), fail_if_regressed=config.getoption("heval_fail_if_regressed"),
+            alpha=config.getoption("heval_alpha"), per_problem=config.getoption("heval_per_problem"),
+            html=config.getoption("heval_html"))
         try:
+            if validate_inputs:  # the controller: read the old run now, so a bad file is a usage error
+                checkpoints.check()
             settings = Settings.from_values(lookup)
             ks = settings.ks
             toolchain = find_toolchain()
@@ -93,4 +113,4 @@ class RunOptions:
                                                               config.getini("timeout")):
             backstop = settings.compile_timeout + settings.timeout + 60.0
         return cls(settings, [os.path.abspath(p) for p in paths], inputs, toolchain, sandbox, ks, fail_under,
-                   backstop)
+                   backstop, checkpoints)

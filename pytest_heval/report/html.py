@@ -9,7 +9,7 @@ are untrusted, and every string taken from results goes through :func:`esc`. No 
 from __future__ import annotations
 
 import html
-from typing import Any, Dict, List, Mapping, Optional, Sequence
+from typing import Any, Dict, List, Mapping, Sequence, Union
 
 from ..compare import Comparison, per_problem_table, side_by_side, task_key
 from ..metrics import DEFAULT_K
@@ -144,7 +144,7 @@ def errors_chart(table: Dict[str, Any]) -> str:
             f'height="{h:.0f}" viewBox="0 0 {w} {h:.0f}">' + "".join(out) + legend + "</svg>")
 
 
-def ci_chart(c: Comparison) -> str:
+def ci_chart(c: Comparison, suffix: str = "") -> str:
     """The change in pass@1 as a point with its interval, against a zero line."""
     interval = c.ci()
     if interval is None:
@@ -156,7 +156,7 @@ def ci_chart(c: Comparison) -> str:
     w, h, left, right = 640, 70, 20, 20
     sx = lambda v: left + (v - a) / (b - a) * (w - left - right)
     colour = "#b3261e" if hi < 0 else ("#1d7a35" if lo > 0 else "#555")
-    return (f'<svg id="ci-chart" class="chart" role="img" aria-label="change in pass@1" width="{w}" height="{h}" '
+    return (f'<svg id="ci-chart{suffix}" class="chart" role="img" aria-label="change in pass@1" width="{w}" height="{h}" '
             f'viewBox="0 0 {w} {h}"><line x1="{left}" x2="{w - right}" y1="30" y2="30" stroke="#ccc"/>'
             f'<line x1="{sx(0):.1f}" x2="{sx(0):.1f}" y1="8" y2="52" stroke="#888" stroke-dasharray="3 3"/>'
             f'<text x="{sx(0):.1f}" y="66" font-size="11" text-anchor="middle">0</text>'
@@ -183,8 +183,8 @@ def _summary_table(table: Dict[str, Any]) -> str:
     return f'<table id="summary"><tr>{head}</tr>{"".join(body)}</table>'
 
 
-def _comparison_section(c: Comparison, alpha: float, limit: int) -> str:
-    out = [f"<h2>Paired comparison: {esc(c.new_label)} vs {esc(c.old_label)}</h2>", '<div id="comparison">']
+def _comparison_section(c: Comparison, alpha: float, limit: int, suffix: str = "") -> str:
+    out = [f"<h2>Paired comparison: {esc(c.new_label)} vs {esc(c.old_label)}</h2>", f'<div id="comparison{suffix}">']
     out.append(f"<p>{c.shared} shared problem(s)")
     if c.only_old or c.only_new:
         out.append(f"; not compared: {len(c.only_old)} only in {esc(c.old_label)}, {len(c.only_new)} only in "
@@ -204,7 +204,7 @@ def _comparison_section(c: Comparison, alpha: float, limit: int) -> str:
             ("exact sign test (McNemar's exact test when n = 1)", f"p = {c.p_value:.4g}"),
             (f"verdict at alpha = {alpha}", verdict)]
     out.append("<table>" + "".join(f"<tr><td>{k}</td><td>{v}</td></tr>" for k, v in rows) + "</table>")
-    out.append(ci_chart(c))
+    out.append(ci_chart(c, suffix))
     for name, items in (("worse (pass rate went down)", c.worse), ("better (pass rate went up)", c.better)):
         out.append(f"<details><summary>{len(items)} problem(s) {name}</summary><table><tr><th>task_id</th>"
                    f"<th>{esc(c.old_label)}</th><th>{esc(c.new_label)}</th></tr>")
@@ -275,10 +275,11 @@ def _samples(label: str, rows: Sequence[Mapping[str, Any]], limit: int, tail: in
     return "".join(out)
 
 
-def render(models: Mapping[str, Sequence[Mapping[str, Any]]], comparison: Optional[Comparison] = None, *,
+def render(models: Mapping[str, Sequence[Mapping[str, Any]]],
+           comparison: Union[Comparison, Sequence[Comparison], None] = None, *,
            ks: Sequence[int] = DEFAULT_K, title: str = "pytest-heval report", alpha: float = 0.05,
            max_samples: int = 1000, max_problems: int = 2000, tail_chars: int = 1000) -> str:
-    """The report page for ``{label: result rows}`` (and a comparison made with ``compare.compare``).
+    """The report page for ``{label: result rows}`` (and comparisons made with ``compare.compare``).
 
     ``max_samples`` (per model), ``max_problems`` (heat map rows) and ``tail_chars`` (of each stdout/stderr) keep a
     huge run's page small enough for a browser; the page says when it shows less than there is.
@@ -295,8 +296,8 @@ def render(models: Mapping[str, Sequence[Mapping[str, Any]]], comparison: Option
     parts += ["<h2>Summary</h2>", _summary_table(table),
               "<h2>pass@k per model</h2>", passk_chart(table),
               "<h2>Outcomes per model</h2>", errors_chart(table)]
-    if comparison is not None:
-        parts.append(_comparison_section(comparison, alpha, max_problems))
+    for i, c in enumerate([comparison] if isinstance(comparison, Comparison) else comparison or []):
+        parts.append(_comparison_section(c, alpha, max_problems, "" if i == 0 else f"-{i + 1}"))
     parts += ["<h2>Pass rate per problem</h2>", _heatmap(models, max_problems),
               "<h2>Samples</h2>", f"<p>Each sample's verdict; outputs show the last {tail_chars} characters of "
               "what the results file kept.</p>"]
