@@ -39,7 +39,7 @@ def run(pytester, *args):
 def test_significant_regression_fails_the_gate_with_everything_reported(setup):
     samples(setup, "new.jsonl", wrong=8)
     r = run(setup, "new.jsonl", "--heval-compare-to", "old.jsonl_results.jsonl", "--heval-fail-if-regressed",
-            "--heval-per-problem", "--heval-html", "report.html")
+            "--heval-per-problem", "--heval-html", "report.html", "-n", "2")  # under xdist: the controller decides
     out = r.stdout.str()
     assert r.ret == 1, out
     assert "paired comparison: new.jsonl vs old.jsonl on 8 shared problem(s)" in out
