@@ -16,8 +16,8 @@ from . import __version__
 from .errors import HevalError
 
 COMMANDS = (
-    "pytest_heval.datasets",
-    # "pytest_heval.validate", "pytest_heval.merge", ... (issue 12 part 4 and later)
+    "pytest_heval.datasets",  # list, download and locate the named problem sets
+    "pytest_heval.report.command",  # tables, a paired comparison and an HTML page from results files
 )
 
 

@@ -19,6 +19,7 @@ import pytest
 from ..grader import make_plan, sample_programs
 from ..metrics import compute, threshold_check
 from ..plan import Plan, Ref
+from ..report import checkpoints
 from ..report.junit import junit_suite_properties
 from ..report.terminal import failed_lines, fmt_duration, progress_line, summary_lines
 from ..results import ResultsFile, output_paths, result_row, stale_reason, write_metrics
@@ -43,6 +44,7 @@ class Controller:
         self.files: Dict[str, ResultsFile] = {}
         self.metrics: Dict[str, Dict[str, Any]] = {}
         self.messages: List[str] = list(opts.notes)
+        self.checkpoint_lines: List[str] = []
         self.selected: Optional[int] = None  # samples this run grades (None: not known yet)
         self.failed: Dict[str, List[str]] = defaultdict(list)  # error type -> item names
         self.verbose = config.get_verbosity() > 0
@@ -193,11 +195,18 @@ class Controller:
         xml = next((p for p in self.config.pluginmanager.get_plugins() if hasattr(p, "add_global_property")), None)
         interrupted = exitstatus == pytest.ExitCode.INTERRUPTED or session.shouldstop or session.shouldfail
         problems = []
+        rows_by_path = {}
         for path, rf in self.files.items():
             rf.finish()
             if rf.error:
                 self.messages.append(rf.error)
-            m = compute(rf.rows(), o.ks)
+            rows_by_path[path] = list(rf.rows())
+        cp = checkpoints.build(rows_by_path, o.ks, o.checkpoints, label_of=o.labels)
+        self.checkpoint_lines = cp.lines
+        if cp.html_error:
+            self.messages.append(cp.html_error)
+        for path, rf in self.files.items():
+            m = compute(rows_by_path[path], o.ks)
             expected = len(o.inputs.load(path).samples)
             m.update({"samples_file": path, "label": o.labels[path], "results_file": rf.path,
                       "expected_samples": expected, "missing": max(0, expected - m["samples"]),
@@ -207,6 +216,7 @@ class Controller:
             m.update(grading)
             m.update({"started": _iso(self.started), "ended": _iso(ended), "wall_time_s": round(wall, 3),
                       "samples_per_minute": round(rf.written / wall * 60, 1) if wall > 0 else None})
+            m.update(cp.per_file[path])
             self.metrics[path] = m
             err = write_metrics(output_paths(path, o.settings.results)[1], m)
             if err:
@@ -222,9 +232,10 @@ class Controller:
             self.messages.append(f"ERROR: results incomplete: {p}")
         if problems and exitstatus == pytest.ExitCode.OK:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
-        if o.fail_under and exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED,
-                                           pytest.ExitCode.NO_TESTS_COLLECTED):
-            ok = True
+        if (o.fail_under or cp.gate_ok is not None) and exitstatus in (
+                pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED, pytest.ExitCode.NO_TESTS_COLLECTED):
+            ok = cp.gate_ok is not False
+            self.messages += cp.gate
             for path, m in self.metrics.items():
                 label = o.labels[path]
                 checks = [(m["complete"], f"results complete ({m['samples']} rows for {m['expected_samples']} "
@@ -255,5 +266,7 @@ class Controller:
         for path, m in self.metrics.items():
             for line in summary_lines(m, self.files[path].error):
                 tr.write_line(line)
+        for line in self.checkpoint_lines:
+            tr.write_line(line)
         for msg in self.messages:
             tr.write_line(msg)

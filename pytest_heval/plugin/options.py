@@ -12,6 +12,8 @@ import pytest
 from ..datasets import no_problem_hint, problem_files
 from ..errors import HevalError, InputError
 from ..inputs import Inputs, check_files_exist, samples_paths
+from ..report import checkpoints
+from ..report.checkpoints import CheckpointOptions
 from ..sandbox import Sandbox, get_sandbox
 from ..settings import Settings
 from ..toolchain import Toolchain, find_toolchain
@@ -32,6 +34,18 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     g.addoption("--heval-fail-under", action="append", default=[], metavar="METRIC=VALUE",
                 help="exit 1 unless METRIC (pass@k or compile_rate) >= VALUE, the results are complete and no "
                      "infra error remains; repeatable; decides the exit status")
+    g.addoption("--heval-compare-to", default=None, metavar="OLD_RESULTS",
+                help="compare with an old run's results file: change in pass@1 with a paired-bootstrap 95%% CI, "
+                     "problems that got worse/better, exact sign test (McNemar's when n = 1)")
+    g.addoption("--heval-fail-if-regressed", action="store_true", default=False,
+                help="exit 1 iff the run is significantly worse than --heval-compare-to (at --heval-alpha); "
+                     "decides the exit status")
+    g.addoption("--heval-alpha", type=float, default=0.05, metavar="ALPHA",
+                help="significance level of --heval-fail-if-regressed (default 0.05)")
+    g.addoption("--heval-per-problem", action="store_true", default=False,
+                help="print a problem x samples-file table of passed/judged")
+    g.addoption("--heval-html", default=None, metavar="PATH",
+                help="write one self-contained HTML report (charts, heat map, every sample, the comparison)")
     for f in Settings.table():
         ini = "heval_" + f.name
         help_ = f.metadata["help"]
@@ -69,12 +83,7 @@ def labels(paths: List[str], given: List[str]) -> Dict[str, str]:
         if len(set(given)) != len(given):
             raise pytest.UsageError("--heval-label: the labels must differ")
         return dict(zip(paths, given))
-    parts = {p: p.split(os.sep) for p in paths}
-    for n in range(1, max((len(x) for x in parts.values()), default=1) + 1):
-        out = {p: os.sep.join(x[-n:]) for p, x in parts.items()}
-        if len(set(out.values())) == len(out):
-            return out
-    return {p: p for p in paths}
+    return dict(zip(paths, checkpoints.labels(paths)))
 
 
 def partial_selection(config: pytest.Config) -> bool:
@@ -117,6 +126,7 @@ class RunOptions:
     partial: bool  # the selection may leave samples out
     notes: List[str]  # said once at the start and in the summary
     problems_note: Optional[str] = None  # which known dataset is used, for the summary
+    checkpoints: CheckpointOptions = dataclasses.field(default_factory=CheckpointOptions)
 
     @classmethod
     def from_config(cls, config: pytest.Config, validate_inputs: bool) -> "RunOptions":
@@ -155,7 +165,13 @@ class RunOptions:
         except HevalError as e:
             raise pytest.UsageError(str(e)) from None
         fail_under = parse_fail_under(config.getoption("heval_fail_under"))
+        checkpoints = CheckpointOptions(
+            compare_to=config.getoption("heval_compare_to"), fail_if_regressed=config.getoption("heval_fail_if_regressed"),
+            alpha=config.getoption("heval_alpha"), per_problem=config.getoption("heval_per_problem"),
+            html=config.getoption("heval_html"))
         try:
+            if validate_inputs:  # the controller: read the old run now, so a bad file is a usage error
+                checkpoints.check()
             settings = Settings.from_values(lookup)
             ks = settings.ks
             toolchain = find_toolchain()
@@ -186,4 +202,4 @@ class RunOptions:
                              f"{settings.compile_timeout:g} s + run {settings.timeout:g} s + 60 s): heval items use "
                              f"{needed:g} s")
         return cls(settings, paths, labels(paths, list(config.getoption("heval_label"))), inputs, toolchain, sandbox,
-                   ks, fail_under, backstop, partial_selection(config), notes, problems_note)
+                   ks, fail_under, backstop, partial_selection(config), notes, problems_note, checkpoints)
