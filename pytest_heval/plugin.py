@@ -101,7 +101,13 @@ def _n_workers(config: pytest.Config) -> int:
     if env and env.isdigit():
         return int(env)
     n = config.getoption("numprocesses", None)
-    return n if isinstance(n, int) and n > 0 else 1
+    if isinstance(n, int) and n > 0:
+        return n
+    if config.getoption("tx", None):  # --tx without -n (ssh=... gateways): as many workers as xdist starts
+        from xdist.workermanage import parse_tx_spec_config
+
+        return len(parse_tx_spec_config(config))
+    return 1
 
 
 def _worker_index() -> int:
@@ -282,7 +288,10 @@ class HevalSession:
             if v is None:  # pytest-timeout's backstop or another exception interrupted the judging
                 msg = str(call.excinfo.value) if call.excinfo else "no verdict"
                 v = infra_verdict(f"judging was interrupted: {msg[:500]}")
-            rep.heval = {"path": str(item.path), "index": item.index, "verdict": v}
+            # "file": the position among the samples files, not a path: a remote worker (--tx ssh=...) reads
+            # its rsynced copy under another directory, and the controller maps the position to its own path
+            path = os.path.abspath(str(item.path))
+            rep.heval = {"path": path, "file": self.samples_paths.index(path), "index": item.index, "verdict": v}
 
     def pytest_report_teststatus(self, report, config):
         h = getattr(report, "heval", None)
@@ -329,7 +338,7 @@ class HevalSession:
             return
         h = getattr(report, "heval", None)
         if h is not None:
-            self._record(os.path.abspath(h["path"]), h["index"], h["verdict"])
+            self._record(self.samples_paths[h["file"]], h["index"], h["verdict"])
         elif report.failed and report.when != "teardown":
             loc = self._locate(report.nodeid)
             if loc is not None:
