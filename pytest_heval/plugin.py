@@ -442,6 +442,11 @@ def pytest_configure(config: pytest.Config) -> None:
     if not config.getoption("heval", False):
         return
     config.pluginmanager.register(HevalSession(config), "heval-session")
+    opt = config.option
+    if getattr(opt, "tx", None) and not getattr(opt, "numprocesses", None) and getattr(opt, "maxworkerrestart", 0) is None:
+        # xdist bounds worker restarts only under -n (4 per worker): with --tx alone, a host that cannot start
+        # a worker (no rustc, no sandbox, no pytest-heval: a usage error there) would be replaced forever
+        opt.maxworkerrestart = str(4 * _n_workers(config))
 
 
 @pytest.hookimpl(optionalhook=True)

@@ -25,9 +25,11 @@ from conftest import ADD_PROBLEM, REPO, read_jsonl, write_jsonl
 
 SSHD = "/usr/sbin/sshd"
 TIMING = {"duration_s", "compile_s", "run_s"}
-# run-specific text in rustc's and libtest's messages: a worker's scratch dir, libtest's own timing
-SCRATCH = re.compile(r"heval-w\d+-[A-Za-z0-9_]+")
-FINISHED = re.compile(r"finished in \d+\.\d+s")
+# text that depends on the run, not the verdict, in rustc's and libtest's messages: the worker's scratch dir and
+# build number, the panicking thread's id (a pid in the worker's sandbox), libtest's own timing
+RUN_SPECIFIC = [(re.compile(r"heval-w\d+-[A-Za-z0-9_]+/b\d+"), "heval-w*/b*"),
+                (re.compile(r"thread '([^']*)' \(\d+\) panicked"), r"thread '\1' (*) panicked"),
+                (re.compile(r"finished in \d+\.\d+s"), "finished in *s")]
 
 SAMPLES = [
     {"task_id": "Add/0", "completion": "    a + b\n}\n", "model": "m"},
@@ -146,9 +148,9 @@ def _remote_python() -> str:
     return "env " + " ".join(shlex.quote(e) for e in env) + " " + shlex.quote(sys.executable)
 
 
-def _pytest(cwd: Path, *args: str) -> subprocess.CompletedProcess:
+def _pytest(cwd: Path, *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *args], cwd=cwd, env=_env(),
-                          capture_output=True, text=True, timeout=600)
+                          capture_output=True, text=True, timeout=timeout)
 
 
 def _comparable(rows):
@@ -157,7 +159,8 @@ def _comparable(rows):
         r = {k: v for k, v in r.items() if k not in TIMING}
         for k in ("stdout", "stderr", "result"):
             if isinstance(r.get(k), str):
-                r[k] = FINISHED.sub("finished in *s", SCRATCH.sub("heval-w*", r[k]))
+                for pattern, repl in RUN_SPECIFIC:
+                    r[k] = pattern.sub(repl, r[k])
         out.append(r)
     return out
 
@@ -206,6 +209,23 @@ def test_two_ssh_gateways_give_the_results_of_a_local_run(tmp_path, sshd):
         assert m.get(key) == ref_m.get(key), key
     assert m["pass@1"] == pytest.approx(3 / 8)
     assert "(8 rows for 8 samples: complete)" in out, out
+
+
+def test_a_host_that_cannot_start_a_worker_ends_the_run(tmp_path, sshd):
+    """A remote host without rustc: its worker's usage error is shown and xdist stops replacing it (-n's bound,
+    4 restarts per worker; with --tx alone xdist has no bound and would start workers forever)."""
+    inputs = tmp_path / "inputs"
+    inputs.mkdir()
+    write_jsonl(inputs / "problems.jsonl", [ADD_PROBLEM])
+    write_jsonl(inputs / "samples.jsonl", SAMPLES[:2])
+    spec = f"ssh_config={sshd}//ssh=heval-a//python={_remote_python()}//chdir={tmp_path / 'a'}//env:RUSTC=/nonexistent/rustc"
+    r = _pytest(inputs, "--heval", str(inputs / "samples.jsonl"), "--heval-problems", str(inputs / "problems.jsonl"),
+                "--tx", spec, "--dist", "load", "--rsyncdir", str(inputs), timeout=240)
+    out = r.stdout + r.stderr
+    assert "rustc not found ('/nonexistent/rustc' is not on PATH)" in out, out
+    assert "maximum crashed workers reached: 4" in out, out
+    assert out.count("replacing crashed worker") == 4, out
+    assert "(0 rows for 2 samples: INCOMPLETE)" in out, out
 
 
 def test_worker_count_of_tx_specs_without_n(pytester, monkeypatch):
