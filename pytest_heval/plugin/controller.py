@@ -67,6 +67,11 @@ class Controller:
     def pytest_xdist_make_scheduler(self, config, log):
         return BatchScheduling(config, log, self._scope)
 
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_configure_node(self, node):
+        """Send each worker how this process grades: it checks it grades the same (``check_same_grading``)."""
+        node.workerinput["heval_grading"] = self.opts.settings.grading(self.opts.toolchain, self.opts.sandbox.kind)
+
     # ---- recording -------------------------------------------------------------------------
     def pytest_sessionstart(self, session):
         seen: Dict[str, str] = {}

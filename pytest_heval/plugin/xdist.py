@@ -4,7 +4,7 @@ sends each batch to one worker, and the mapping from a node id back to its sampl
 from __future__ import annotations
 
 import os
-from typing import Callable, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import pytest
 from xdist.scheduler import LoadScopeScheduling
@@ -39,6 +39,21 @@ def bound_worker_restarts(config: pytest.Config) -> None:
     if (getattr(opt, "tx", None) and not getattr(opt, "numprocesses", None)
             and getattr(opt, "maxworkerrestart", 0) is None):
         opt.maxworkerrestart = str(4 * n_workers(config))
+
+
+def check_same_grading(config: pytest.Config, grading: Dict[str, Any]) -> None:
+    """In a worker: a usage error unless this host grades as the controller does (its ``pytest_configure_node``
+    sent its grading). A remote host (--tx ssh=...) may have another rustc, sandbox or pytest-heval, and does not
+    read the controller's ini file; its verdicts would then differ from what the metrics file records."""
+    workerinput = config.workerinput  # type: ignore[attr-defined]
+    theirs = workerinput.get("heval_grading")
+    if theirs is None:
+        return
+    diff = [f"{k}: {v!r} here, {theirs.get(k)!r} on the controller" for k, v in grading.items() if v != theirs.get(k)]
+    if diff:
+        raise pytest.UsageError(f"worker {workerinput.get('workerid')} grades differently from the controller: "
+                                + "; ".join(diff) + " (every host needs the same rustc, sandbox and pytest-heval; "
+                                "give settings on the command line, not in an ini file only the controller reads)")
 
 
 def worker_index() -> int:

@@ -229,6 +229,26 @@ def test_a_host_that_cannot_start_a_worker_ends_the_run(tmp_path, sshd):
     assert "(0 rows for 2 samples: INCOMPLETE)" in out, out
 
 
+def test_a_host_that_grades_differently_is_refused(tmp_path, sshd):
+    """The controller's ini file (here: its timeout) is not read on a remote host, whose rootdir is the rsynced
+    directory: that worker would grade with other limits than the metrics file records. It refuses to start,
+    naming what differs."""
+    project = tmp_path / "project"
+    inputs = project / "inputs"
+    inputs.mkdir(parents=True)
+    (project / "pytest.ini").write_text("[pytest]\nheval_timeout = 3\n")
+    write_jsonl(inputs / "problems.jsonl", [ADD_PROBLEM])
+    write_jsonl(inputs / "samples.jsonl", SAMPLES[:2])
+    spec = f"ssh_config={sshd}//ssh=heval-a//python={_remote_python()}//chdir={tmp_path / 'a'}"
+    r = _pytest(project, "--heval", str(inputs / "samples.jsonl"), "--heval-problems", str(inputs / "problems.jsonl"),
+                "--tx", spec, "--dist", "load", "--rsyncdir", str(inputs), "--max-worker-restart", "0", timeout=240)
+    out = r.stdout + r.stderr
+    assert "worker gw0 grades differently from the controller: limits: {'timeout_s': 10.0," in out, out
+    assert "{'timeout_s': 3.0," in out, out
+    assert "worker gw0 crashed and worker restarting disabled" in out, out
+    assert "(0 rows for 2 samples: INCOMPLETE)" in out, out
+
+
 def test_worker_count_of_tx_specs_without_n(pytester, monkeypatch):
     """The controller plans batches for as many workers as the --tx specs start (the workers do too)."""
     from pytest_heval.plugin.xdist import n_workers
