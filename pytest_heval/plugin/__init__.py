@@ -19,7 +19,7 @@ from ..inputs.jsonl import is_jsonl_path
 from .controller import Controller
 from .options import RunOptions, pytest_addoption
 from .worker import Worker
-from .xdist import distributing, pytest_xdist_auto_num_workers
+from .xdist import bound_worker_restarts, check_same_grading, distributing, pytest_xdist_auto_num_workers
 
 __all__ = ["pytest_addoption", "pytest_configure", "pytest_xdist_auto_num_workers"]
 
@@ -30,8 +30,11 @@ def pytest_configure(config: pytest.Config) -> None:
         return
     is_worker = hasattr(config, "workerinput")
     opts = RunOptions.from_config(config, validate_inputs=not is_worker)
+    if is_worker:
+        check_same_grading(config, opts.settings.grading(opts.toolchain, opts.sandbox.kind))
     if not is_worker:
         config.pluginmanager.register(Controller(opts, config), "heval-controller")
+        bound_worker_restarts(config)
     if is_worker or not distributing(config):
         config.pluginmanager.register(Worker(opts, config), "heval-worker")
 

@@ -88,8 +88,10 @@ class Controller:
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_configure_node(self, node):
-        """Workers use the problem files the controller chose (named sets resolved, or guessed)."""
+        """What each worker must use: the problem files this process chose (named sets resolved, or guessed), and
+        how it grades (a remote worker checks it grades the same: ``check_same_grading``)."""
         node.workerinput["heval_problem_files"] = list(self.opts.inputs.problem_paths)
+        node.workerinput["heval_grading"] = self.opts.settings.grading(self.opts.toolchain, self.opts.sandbox.kind)
 
     @pytest.hookimpl(trylast=True)
     def pytest_collection_modifyitems(self, session, config, items):
@@ -132,7 +134,7 @@ class Controller:
     def pytest_runtest_logreport(self, report):
         h = getattr(report, "heval", None)
         if h is not None:
-            self._record(os.path.abspath(h["path"]), h["index"], h["verdict"], report.nodeid)
+            self._record(self.opts.samples_paths[h["file"]], h["index"], h["verdict"], report.nodeid)
         elif report.failed and report.when != "teardown":
             loc = self._locate(report.nodeid)
             if loc is not None:

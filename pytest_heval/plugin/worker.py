@@ -58,7 +58,11 @@ class Worker:
             if v is None:  # pytest-timeout's backstop or another exception interrupted the judging
                 msg = str(call.excinfo.value) if call.excinfo else "no verdict"
                 v = infra_verdict(f"judging was interrupted: {msg[:500]}")
-            rep.heval = {"path": str(item.path), "index": item.index, "verdict": v}
+            # "file": the position among the samples files, not a path: a remote worker (--tx ssh=...) reads
+            # its rsynced copy under another directory, and the controller maps the position to its own path
+            path = os.path.abspath(str(item.path))
+            rep.heval = {"path": path, "file": self.opts.samples_paths.index(path), "index": item.index,
+                         "verdict": v}
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionfinish(self, session, exitstatus):

@@ -4,10 +4,11 @@ sends each batch to one worker, and the mapping from a node id back to its sampl
 from __future__ import annotations
 
 import os
-from typing import Callable, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import pytest
 from xdist.scheduler import LoadScopeScheduling
+from xdist.workermanage import parse_tx_spec_config
 
 from ..plan import Ref
 
@@ -23,7 +24,36 @@ def n_workers(config: pytest.Config) -> int:
     if env and env.isdigit():
         return int(env)
     n = config.getoption("numprocesses", None)
-    return n if isinstance(n, int) and n > 0 else 1
+    if isinstance(n, int) and n > 0:
+        return n
+    if config.getoption("tx", None):  # --tx without -n (ssh=... gateways): as many workers as xdist starts
+        return len(parse_tx_spec_config(config))
+    return 1
+
+
+def bound_worker_restarts(config: pytest.Config) -> None:
+    """xdist bounds worker restarts only under -n (4 per worker): with --tx alone, a host that cannot start a
+    worker (no rustc, no sandbox, no pytest-heval: a usage error there) would be replaced forever. Bound it the
+    same way (xdist's DSession, made in its trylast pytest_configure, reads the option after us)."""
+    opt = config.option
+    if (getattr(opt, "tx", None) and not getattr(opt, "numprocesses", None)
+            and getattr(opt, "maxworkerrestart", 0) is None):
+        opt.maxworkerrestart = str(4 * n_workers(config))
+
+
+def check_same_grading(config: pytest.Config, grading: Dict[str, Any]) -> None:
+    """In a worker: a usage error unless this host grades as the controller does (its ``pytest_configure_node``
+    sent its grading). A remote host (--tx ssh=...) may have another rustc, sandbox or pytest-heval, and does not
+    read the controller's ini file; its verdicts would then differ from what the metrics file records."""
+    workerinput = config.workerinput  # type: ignore[attr-defined]
+    theirs = workerinput.get("heval_grading")
+    if theirs is None:
+        return
+    diff = [f"{k}: {v!r} here, {theirs.get(k)!r} on the controller" for k, v in grading.items() if v != theirs.get(k)]
+    if diff:
+        raise pytest.UsageError(f"worker {workerinput.get('workerid')} grades differently from the controller: "
+                                + "; ".join(diff) + " (every host needs the same rustc, sandbox and pytest-heval; "
+                                "give settings on the command line, not in an ini file only the controller reads)")
 
 
 def worker_index() -> int:
