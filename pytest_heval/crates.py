@@ -101,6 +101,16 @@ class CrateSet:
         """Every file a program build may read (the engine copies these into a work root)."""
         return sorted(os.path.join(self.dir, f) for f in os.listdir(self.dir) if f.endswith(".rlib"))
 
+    def install(self, dest: str) -> str:
+        """Copy the rlibs into ``dest`` (a worker's work root: the cache may sit in a home the sandbox hides).
+
+        Copies, not hard links: a sample running as the same user could otherwise rewrite the shared cache.
+        """
+        os.makedirs(dest, exist_ok=True)
+        for f in self.files:
+            shutil.copy(f, dest)
+        return dest
+
     def rustc_args(self, crates: Iterable[str], at: Optional[str] = None) -> List[str]:
         """rustc arguments for a program using ``crates``; ``at`` is where ``dir`` is seen (default: itself).
 
@@ -219,6 +229,8 @@ def build_crates(rustc: str, source_dir: Optional[str] = None, crates: Iterable[
         cs = _load(entry, key, crates)
         if cs is not None:
             return cs
+        for stale in glob.glob(os.path.join(glob.escape(cache_dir), f".{key}-part-*")):
+            shutil.rmtree(stale, ignore_errors=True)  # left by a build that was killed (we hold the lock)
         if log is not None:
             log(f"building the crates {', '.join(crates)} from {source_dir} (once per toolchain)")
         part = tempfile.mkdtemp(dir=cache_dir, prefix=f".{key}-part-")

@@ -197,9 +197,8 @@ def test_crates_relocate_and_are_not_needed_at_run_time(toolchain, crate_set, hu
     outcome, detail = build_and_run(toolchain, src, str(tmp_path / "bare"), [])
     assert outcome == "compile_error" and "E0432" in detail  # unresolved import: the crates are what makes it build
     root = tmp_path / "root" / "crates"
-    root.mkdir(parents=True)
-    for f in crate_set.files:
-        shutil.copy(f, root)
+    assert crate_set.install(str(root)) == str(root)
+    assert sorted(os.listdir(root)) == sorted(os.path.basename(f) for f in crate_set.files)
     args = crate_set.rustc_args(crates_used(src), at=str(root))
     assert all(crate_set.dir not in a for a in args)
     binary = str(tmp_path / "prog")
