@@ -33,7 +33,6 @@ import time
 from typing import FrozenSet, Iterable, List, Mapping, Optional, Tuple
 
 from .errors import SetupError
-from .program import _code_spans
 
 CRATES: Tuple[str, ...] = ("rand", "regex", "md5")
 DEBIAN_REGISTRY = "/usr/share/cargo/registry"
@@ -54,6 +53,7 @@ _MANIFEST = "crates.json"
 # ---- which programs need crates ---------------------------------------------------------------------------------
 
 _NAMES = "|".join(CRATES)
+_ANY = re.compile(rf"\b(?:{_NAMES})\b")  # most programs name none: they skip the (slow) literal/comment split
 _PATH_USE = re.compile(rf"(?<![\w:])(?:::\s*)?({_NAMES})\s*::")  # rand::Rng, ::regex::Regex, use md5::compute
 _BARE_USE = re.compile(rf"\buse\s+(?:::\s*)?({_NAMES})\s*(?:;|\bas\b)")  # use md5;  use rand as r;
 _EXTERN = re.compile(rf"\bextern\s+crate\s+({_NAMES})\b")
@@ -67,6 +67,9 @@ def crates_used(source: str) -> FrozenSet[str]:
     A crate the program defines itself (``mod rand {...}``) does not count: with ``--extern`` a ``use rand::..``
     would become ambiguous (E0659) where the program alone compiles.
     """
+    if not _ANY.search(source):
+        return frozenset()
+    from .program.harden import _code_spans  # here: program.assemble imports this module
     code = "".join(chunk if is_code else " " for is_code, chunk in _code_spans(source))
     found = set()
     for pattern in (_PATH_USE, _BARE_USE, _EXTERN):
@@ -175,7 +178,7 @@ def _key(rustc: str, cargo: str, source_dir: str, crates: Tuple[str, ...]) -> st
     """Changes with the toolchain, cargo, the crate sources present (name, version, Cargo.toml) and the recipe."""
     h = hashlib.sha256()
     h.update(f"recipe {_RECIPE}\n{_tool_version(rustc)}\n{_tool_version(cargo)}\n".encode())
-    h.update(f"{os.path.realpath(source_dir)}\n{crates}\n{sorted(_DEPENDENCY_SPEC.items())}\n".encode())
+    h.update(f"{os.path.realpath(source_dir)}\n{sorted(crates)}\n{sorted(_DEPENDENCY_SPEC.items())}\n".encode())
     for toml in sorted(glob.glob(os.path.join(source_dir, "*", "Cargo.toml"))):
         with open(toml, "rb") as f:
             h.update(os.path.basename(os.path.dirname(toml)).encode() + b"\0" + hashlib.sha256(f.read()).digest())
@@ -246,6 +249,48 @@ def build_crates(rustc: str, source_dir: Optional[str] = None, crates: Iterable[
     if cs is None:
         raise SetupError(f"the crate build in {entry} is incomplete")
     return cs
+
+
+def crates_identity(rustc: str, source_dir: Optional[str] = None) -> Optional[str]:
+    """The cache key the crates would be built under (no build), None when they cannot be built here: part of
+    the verdict-cache fingerprint, since a verdict of a program that names a crate depends on its version."""
+    try:
+        named = source_dir is not None
+        source_dir = os.path.abspath(source_dir or DEBIAN_REGISTRY)
+        _check_sources(source_dir, CRATES, named)
+        return _key(rustc, find_cargo(rustc), source_dir, CRATES)
+    except SetupError:
+        return None
+
+
+class Crates:
+    """One worker's crates: found in the cache (or built) when a program first needs them, then copied into its
+    work root (the sandbox hides the home the cache is in), where rustc reads them at the same path."""
+
+    def __init__(self, rustc: str, source_dir: Optional[str] = None, cache_dir: Optional[str] = None):
+        self.rustc, self.source_dir, self.cache_dir = rustc, source_dir, cache_dir
+        self.set: Optional[CrateSet] = None
+        self._error: Optional[SetupError] = None  # a failed build is not tried again for every program
+        self._installed: Optional[str] = None
+
+    def args(self, crates: Iterable[str], work_root: str) -> List[str]:
+        """rustc arguments for a program naming ``crates``; [] for none. SetupError when they cannot be had."""
+        crates = tuple(crates)
+        if not crates:
+            return []
+        if self._error is not None:
+            raise self._error
+        if self.set is None:
+            try:
+                self.set = build_crates(self.rustc, self.source_dir, CRATES, self.cache_dir)
+            except SetupError as e:
+                self._error = e
+                raise
+        dest = os.path.join(work_root, "crates")
+        if self._installed != dest or not os.path.isdir(dest):
+            self.set.install(dest)
+            self._installed = dest
+        return self.set.rustc_args(crates, at=dest)
 
 
 def _cargo_build(rustc: str, cargo: str, source_dir: str, crates: Tuple[str, ...], out: str) -> None:

@@ -18,7 +18,7 @@ import time
 import pytest
 
 from pytest_heval import crates as crates_mod
-from pytest_heval.build import BASE_FLAGS, find_toolchain
+from pytest_heval.toolchain import BASE_FLAGS, find_toolchain
 from pytest_heval.crates import CRATES, build_crates, crates_used
 from pytest_heval.errors import SetupError
 

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import sys
 from typing import List, Optional, Tuple
 
 import pytest
 
-from ..errors import HevalError
+from ..crates import build_crates, crates_used
+from ..errors import HevalError, SetupError
 from ..inputs import Inputs, check_files_exist, samples_paths
 from ..sandbox import Sandbox, get_sandbox
 from ..settings import Settings
@@ -49,6 +51,19 @@ def parse_fail_under(items: List[str]) -> List[Tuple[str, float]]:
     return out
 
 
+def _prebuild_crates(inputs: Inputs, paths: List[str], settings: Settings, toolchain: Toolchain) -> None:
+    """Build the dataset crates now (once: later runs find them in the cache) when a problem names one: before
+    any xdist worker starts, so no build runs under a per-item timeout, and crates that cannot be built are a usage
+    error, not a run of infra errors. (A completion naming a crate its problem does not gets them on first need.)"""
+    if settings.crates is not None and not os.path.isdir(settings.crates):
+        raise SetupError(f"--heval-crates: {settings.crates} is not a directory (want unpacked crate sources, "
+                         "like /usr/share/cargo/registry or what `cargo vendor` writes)")
+    texts = {(pr.head, pr.test) for p in paths for pr in inputs.load(p).problems}
+    if any(crates_used(head) or crates_used(test) for head, test in texts):
+        build_crates(toolchain.rustc, settings.crates,
+                     log=lambda msg: print(f"[heval] {msg}", file=sys.stderr, flush=True))
+
+
 @dataclasses.dataclass
 class RunOptions:
     settings: Settings
@@ -83,6 +98,7 @@ class RunOptions:
             if validate_inputs:
                 for p in paths:
                     inputs.load(p)
+                _prebuild_crates(inputs, paths, settings, toolchain)
         except HevalError as e:
             raise pytest.UsageError(str(e)) from None
         for name, _ in fail_under:  # a gated pass@k is always computed
