@@ -37,6 +37,7 @@ from .errors import SetupError
 CRATES: Tuple[str, ...] = ("rand", "regex", "md5")
 DEBIAN_REGISTRY = "/usr/share/cargo/registry"
 DEBIAN_PACKAGES = "librust-rand-dev librust-regex-dev librust-md5-dev"
+NO_CRATES = "none"  # --heval-crates none: programs that name a crate are built without it (and fail to compile)
 
 # crates.io default features, except regex's "perf" (speed only; its aho-corasick and memchr are not in
 # librust-regex-dev's dependencies): the programs see the same API and the same Unicode-aware matching.
@@ -169,7 +170,8 @@ def _check_sources(source_dir: str, crates: Iterable[str], named_by_user: bool) 
             where = f"{source_dir} has no {', '.join(m + '-<version>/Cargo.toml' for m in missing)}"
         hint = ("pass a directory of unpacked crate sources (like `cargo vendor` writes)" if named_by_user else
                 f"install Debian's crate sources (apt-get install {DEBIAN_PACKAGES}) or pass --heval-crates DIR, "
-                "a directory of unpacked crate sources (like `cargo vendor` writes)")
+                "a directory of unpacked crate sources (like `cargo vendor` writes), or --heval-crates none to "
+                "build those programs without them (they then fail to compile)")
         raise SetupError(f"the crates {', '.join(missing)} are needed (HumanEval-X / HumanEvalPack programs import "
                          f"them) but {where}: {hint}")
 
@@ -254,6 +256,8 @@ def build_crates(rustc: str, source_dir: Optional[str] = None, crates: Iterable[
 def crates_identity(rustc: str, source_dir: Optional[str] = None) -> Optional[str]:
     """The cache key the crates would be built under (no build), None when they cannot be built here: part of
     the verdict-cache fingerprint, since a verdict of a program that names a crate depends on its version."""
+    if source_dir == NO_CRATES:
+        return NO_CRATES
     try:
         named = source_dir is not None
         source_dir = os.path.abspath(source_dir or DEBIAN_REGISTRY)
@@ -276,7 +280,7 @@ class Crates:
     def args(self, crates: Iterable[str], work_root: str) -> List[str]:
         """rustc arguments for a program naming ``crates``; [] for none. SetupError when they cannot be had."""
         crates = tuple(crates)
-        if not crates:
+        if not crates or self.source_dir == NO_CRATES:
             return []
         if self._error is not None:
             raise self._error

@@ -60,7 +60,8 @@ class Settings:
     batch: int = _setting(DEFAULT_BATCH, "distinct programs compiled per rustc (1: one sample per rustc)", type=int)
     cache: Optional[str] = _setting(None, "directory of a verdict cache kept across runs (default: none)")
     crates: Optional[str] = _setting(None, "directory of unpacked crate sources for the crates dataset programs "
-                                           "import: rand, regex, md5 (default: Debian's /usr/share/cargo/registry)")
+                                           "import: rand, regex, md5 (default: Debian's /usr/share/cargo/registry; "
+                                           "'none': build those programs without them)")
 
     @classmethod
     def table(cls) -> List[dataclasses.Field]:

@@ -10,7 +10,7 @@ from typing import List, Optional, Tuple
 
 import pytest
 
-from ..crates import build_crates, crates_used
+from ..crates import NO_CRATES, build_crates, crates_used
 from ..errors import HevalError, SetupError
 from ..inputs import Inputs, check_files_exist, samples_paths
 from ..sandbox import Sandbox, get_sandbox
@@ -55,13 +55,20 @@ def _prebuild_crates(inputs: Inputs, paths: List[str], settings: Settings, toolc
     """Build the dataset crates now (once: later runs find them in the cache) when a problem names one: before
     any xdist worker starts, so no build runs under a per-item timeout, and crates that cannot be built are a usage
     error, not a run of infra errors. (A completion naming a crate its problem does not gets them on first need.)"""
+    if settings.crates == NO_CRATES:
+        return
     if settings.crates is not None and not os.path.isdir(settings.crates):
         raise SetupError(f"--heval-crates: {settings.crates} is not a directory (want unpacked crate sources, "
-                         "like /usr/share/cargo/registry or what `cargo vendor` writes)")
-    texts = {(pr.head, pr.test) for p in paths for pr in inputs.load(p).problems}
-    if any(crates_used(head) or crates_used(test) for head, test in texts):
-        build_crates(toolchain.rustc, settings.crates,
-                     log=lambda msg: print(f"[heval] {msg}", file=sys.stderr, flush=True))
+                         f"like /usr/share/cargo/registry or what `cargo vendor` writes, or '{NO_CRATES}')")
+    texts = {(pr.task_id, pr.head, pr.test) for p in paths for pr in inputs.load(p).problems}
+    naming = sorted({t for t, head, test in texts if crates_used(head) or crates_used(test)})
+    if naming:
+        try:
+            build_crates(toolchain.rustc, settings.crates,
+                         log=lambda msg: print(f"[heval] {msg}", file=sys.stderr, flush=True))
+        except SetupError as e:
+            raise SetupError(f"{len(naming)} problem(s) import dataset crates ({', '.join(naming[:3])}"
+                             f"{', ...' if len(naming) > 3 else ''}): {e}") from None
 
 
 @dataclasses.dataclass

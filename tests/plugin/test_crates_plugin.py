@@ -45,6 +45,7 @@ def test_missing_crate_sources_are_a_usage_error(pytester, datasets):
                                       "--heval-crates", empty)
     assert r.ret == 4, r.stdout.str()[-3000:]
     err = r.stderr.str()
+    assert "2 problem(s) import dataset crates (Rust/0, Rust/1)" in err
     assert "the crates md5, rand, regex are needed" in err and str(empty) in err
     assert "Traceback" not in err + r.stdout.str()
     r = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--heval", samples, "--heval-problems", problems,
@@ -60,3 +61,16 @@ def test_runs_that_name_no_crate_do_not_need_them(pytester):
     r = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--heval", samples, "--heval-problems", problems,
                                       "--heval-crates", empty)
     assert r.ret == 0, r.stdout.str()[-3000:]
+
+
+def test_crates_none_builds_them_without(pytester, datasets):
+    """The opt-out: no crates wanted (to grade as a harness without them would): those programs fail to compile."""
+    problems, samples = _x_files(pytester, datasets, 2)
+    r = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--heval", samples, "--heval-problems", problems,
+                                      "--heval-crates", "none")
+    assert r.ret == 1, r.stdout.str()[-3000:]
+    rows = result_rows(samples)
+    assert [row["error_type"] for row in rows] == ["compile_error", "compile_error"]
+    assert "rand" in rows[0]["stderr"]
+    with open(str(samples) + "_metrics.json") as f:
+        assert json.load(f)["crates"] == "none"
