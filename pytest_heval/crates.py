@@ -12,7 +12,9 @@ The result is a cache entry, ``$XDG_CACHE_HOME/pytest-heval/crates/<key>/`` (``~
 
 A program that uses a crate is built with ``--extern <crate>=<entry>/<rlib> -L dependency=<entry>``
 (:meth:`CrateSet.rustc_args`); the entry can be copied or bound anywhere (``at=``), nothing in it names its own path.
-Only programs that name a crate (:func:`crates_used`) get the arguments.
+Only programs that name a crate (:func:`crates_used`) get the arguments. In the engine, :class:`Crates` finds or
+builds the set on first need and copies it into the worker's work root (``<root>/crates/``), which both jails show
+at the same path; ``--heval-crates none`` builds those programs without crates.
 """
 
 from __future__ import annotations
