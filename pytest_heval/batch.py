@@ -15,10 +15,12 @@ from typing import Any, Dict, List, Optional
 
 import orjson
 
+from .crates import Crates
+from .errors import SetupError
 from .program import Program, exit_guard
 from .sandbox import RunnerClient
 from .settings import Limits
-from .verdict import Verdict, classify_compile
+from .verdict import Verdict, classify_compile, infra_verdict
 
 
 @dataclasses.dataclass(frozen=True)
@@ -39,23 +41,27 @@ class Build:
 
 
 class Builder:
-    def __init__(self, client: RunnerClient, limits: Limits):
+    def __init__(self, client: RunnerClient, limits: Limits, crates: Optional[Crates] = None):
         self.client = client
         self.limits = limits
+        self.crates = crates  # None: programs that name a dataset crate build without it
         self.batch_builds = 0  # rustc runs over a batch crate (succeeded or not)
         self.alone_builds = 0  # rustc runs over one program
 
     def build(self, programs: List[Program]) -> Dict[str, Build]:
-        """Build programs, batching the batchable ones into one crate per edition: program key -> Build."""
+        """Build programs, batching the batchable ones into one crate per edition and set of dataset crates (only
+        programs that name a crate get its ``--extern``): program key -> Build."""
         out: Dict[str, Build] = {}
         alone: List[Program] = []
-        groups: Dict[str, List[Program]] = {}
+        groups: Dict[tuple, List[Program]] = {}
         for p in programs:
+            if p.crates and not self._crates_ready(p, out):
+                continue
             if p.batchable and len(programs) > 1:
-                groups.setdefault(p.edition, []).append(p)
+                groups.setdefault((p.edition, p.crates), []).append(p)
             else:
                 alone.append(p)
-        for edition, group in groups.items():
+        for (edition, _crates), group in groups.items():
             if len(group) == 1:
                 alone.extend(group)
                 continue
@@ -64,8 +70,26 @@ class Builder:
             out[p.key] = self._build_alone(p)
         return out
 
-    def _compile(self, *args, **kw) -> Dict[str, Any]:
-        return self.client.compile(self.limits, *args, **kw)
+    def _crates_ready(self, p: Program, out: Dict[str, Build]) -> bool:
+        """Whether ``p``'s crates can be had (built or found in the cache on first need); if not, its verdict says
+        why (an infra_error naming what to install, not a compile error the sample did not make)."""
+        if self.crates is None:
+            return True
+        try:
+            self._crate_args(p.crates)
+            return True
+        except SetupError as e:
+            out[p.key] = Build(verdict=infra_verdict(str(e)))
+            return False
+
+    def _crate_args(self, crates: tuple) -> List[str]:
+        if self.crates is None or not crates:
+            return []
+        self.client.start()  # the work root the crates are copied into
+        return self.crates.args(crates, self.client.root)
+
+    def _compile(self, *args, crates: tuple = (), extra: List[str] = (), **kw) -> Dict[str, Any]:
+        return self.client.compile(self.limits, *args, extra=list(extra) + self._crate_args(crates), **kw)
 
     def _build_alone(self, p: Program, check_first: bool = False) -> Build:
         """Build one program alone. ``check_first``: it is expected to fail (it failed in a batch), so type-check
@@ -78,11 +102,12 @@ class Builder:
         exe = os.path.join(d, "main")
         c = None
         if check_first:
-            c = self._compile(src, os.path.join(d, "check.rmeta"), p.style, p.edition, d, extra=["--emit=metadata"])
+            c = self._compile(src, os.path.join(d, "check.rmeta"), p.style, p.edition, d, extra=["--emit=metadata"],
+                              crates=p.crates)
             if c.get("rc") == 0 and not c.get("timed_out"):
                 c = None  # it type-checks alone: build it for real
         if c is None:
-            c = self._compile(src, exe, p.style, p.edition, d)
+            c = self._compile(src, exe, p.style, p.edition, d, crates=p.crates)
         v = classify_compile(c)
         if v is not None:
             v["compile_s"] = round(c.get("duration", 0.0), 4)
@@ -120,7 +145,8 @@ class Builder:
             self.batch_builds += 1
             d, src, names = self._write_batch(pending)
             exe = os.path.join(d, "batch")
-            c = self._compile(src, exe, "libtest", edition, d, extra=["--error-format=json"], full_stderr=True)
+            c = self._compile(src, exe, "libtest", edition, d, extra=["--error-format=json"], full_stderr=True,
+                              crates=pending[0].crates)
             if c.get("rc") == 0 and not c.get("timed_out"):
                 self.client.seal(d)
                 share = c.get("duration", 0.0) / len(pending)

@@ -21,6 +21,7 @@ from typing import Callable, Dict, Iterable, Iterator, List, Optional, Sequence,
 
 from .batch import Build, Builder
 from .cache import VerdictCache
+from .crates import Crates
 from .inputs import Inputs
 from .plan import Plan, Ref, batch_size
 from .program import END_TAG, Program, assemble
@@ -54,7 +55,7 @@ class Grader:
         self.toolchain = toolchain or find_toolchain()
         self.sandbox = sandbox or get_sandbox(settings.sandbox)
         self.client = RunnerClient(self.toolchain, self.sandbox, worker, base_dir)  # the jail starts on first use
-        self.builder = Builder(self.client, settings.limits)
+        self.builder = Builder(self.client, settings.limits, Crates(self.toolchain.rustc, settings.crates))
         self.cache = (VerdictCache(settings.cache, settings.fingerprint(self.toolchain, self.sandbox.kind))
                       if settings.cache else None)
         self._plan: Optional[Plan] = None

@@ -15,6 +15,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 import orjson
 
 from . import __version__
+from .crates import crates_identity
 from .errors import HevalError
 from .metrics import parse_ks
 from .plan import DEFAULT_BATCH
@@ -58,6 +59,9 @@ class Settings:
     results: Optional[str] = _setting(None, "directory for the results/metrics files (default: next to the samples)")
     batch: int = _setting(DEFAULT_BATCH, "distinct programs compiled per rustc (1: one sample per rustc)", type=int)
     cache: Optional[str] = _setting(None, "directory of a verdict cache kept across runs (default: none)")
+    crates: Optional[str] = _setting(None, "directory of unpacked crate sources for the crates dataset programs "
+                                           "import: rand, regex, md5 (default: Debian's /usr/share/cargo/registry; "
+                                           "'none': build those programs without them)")
 
     @classmethod
     def table(cls) -> List[dataclasses.Field]:
@@ -117,6 +121,8 @@ class Settings:
             "limits": {"timeout_s": lim.timeout, "compile_timeout_s": lim.compile_timeout,
                        "memory_mib": lim.memory_mb, "output_limit_bytes": lim.output_limit},
             "edition_override": self.edition,
+            # the crates programs may name (None: none can be built here): their versions decide those verdicts
+            "crates": crates_identity(toolchain.rustc, self.crates),
             "plugin_version": __version__,
         }
 

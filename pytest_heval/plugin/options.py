@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import sys
 from typing import Dict, List, Optional, Tuple
 
 import pytest
 
+from ..crates import NO_CRATES, build_crates, crates_used
 from ..datasets import no_problem_hint, problem_files
-from ..errors import HevalError, InputError
+from ..errors import HevalError, InputError, SetupError
 from ..inputs import Inputs, check_files_exist, samples_paths
 from ..report import checkpoints
 from ..report.checkpoints import CheckpointOptions
@@ -112,6 +114,26 @@ def check_rootdir(config: pytest.Config) -> None:
             f"instead of {rootdir}: write those options with '=' (e.g. --heval-problems=/abs/problems.jsonl)")
 
 
+def _prebuild_crates(inputs: Inputs, paths: List[str], settings: Settings, toolchain: Toolchain) -> None:
+    """Build the dataset crates now (once: later runs find them in the cache) when a problem names one: before
+    any xdist worker starts, so no build runs under a per-item timeout, and crates that cannot be built are a usage
+    error, not a run of infra errors. (A completion naming a crate its problem does not gets them on first need.)"""
+    if settings.crates == NO_CRATES:
+        return
+    if settings.crates is not None and not os.path.isdir(settings.crates):
+        raise SetupError(f"--heval-crates: {settings.crates} is not a directory (want unpacked crate sources, "
+                         f"like /usr/share/cargo/registry or what `cargo vendor` writes, or '{NO_CRATES}')")
+    texts = {(pr.task_id, pr.head, pr.test) for p in paths for pr in inputs.load(p).problems}
+    naming = sorted({t for t, head, test in texts if crates_used(head) or crates_used(test)})
+    if naming:
+        try:
+            build_crates(toolchain.rustc, settings.crates,
+                         log=lambda msg: print(f"[heval] {msg}", file=sys.stderr, flush=True))
+        except SetupError as e:
+            raise SetupError(f"{len(naming)} problem(s) import dataset crates ({', '.join(naming[:3])}"
+                             f"{', ...' if len(naming) > 3 else ''}): {e}") from None
+
+
 @dataclasses.dataclass
 class RunOptions:
     settings: Settings
@@ -180,6 +202,7 @@ class RunOptions:
             if validate_inputs:
                 for p in paths:
                     inputs.load(p)
+                _prebuild_crates(inputs, paths, settings, toolchain)
         except HevalError as e:
             msg = str(e)
             if not problem_paths and isinstance(e, InputError) and e.field == "task_id":

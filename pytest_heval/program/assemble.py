@@ -8,6 +8,7 @@ import hashlib
 import re
 from typing import Tuple
 
+from ..crates import crates_used
 from ..inputs.problems import Problem
 from .guard import MAIN_WRAPPER, PROOF, USER_MAIN, exit_guard
 from .harden import expected_tests, harden_test
@@ -32,6 +33,7 @@ class Program:
     body: str = ""  # the program without the exit guard: what becomes one module of a batch crate
     batchable: bool = False
     proof: bool = True  # the exit guard prints an end-of-run proof (x86_64 Linux)
+    crates: Tuple[str, ...] = ()  # the dataset crates it names (rand, regex, md5): built with --extern for them
 
     @functools.cached_property
     def key(self) -> str:
@@ -41,6 +43,11 @@ class Program:
             h.update(part.encode("utf-8", "surrogatepass"))
             h.update(b"\0")
         return h.hexdigest()
+
+
+@functools.lru_cache(maxsize=4096)
+def _problem_crates(text: str) -> frozenset:
+    return crates_used(text)
 
 
 def assemble(problem: Problem, completion: str, edition: str | None = None, unsafe_attrs: bool = True) -> Program:
@@ -58,5 +65,9 @@ def assemble(problem: Problem, completion: str, edition: str | None = None, unsa
     source = body + exit_guard(unsafe_attrs, main_style=wrapped)
     # the test text is the dataset's (its `use super::*` is fine inside a module); check the rest
     batchable = style == "libtest" and not _NOT_BATCHABLE.search(problem.head + completion)
+    # scanned apart (the problem's parts once): a comment the completion leaves open may make this too wide,
+    # which costs nothing (an unused --extern is free)
+    crates = _problem_crates(problem.head) | _problem_crates(problem.test) | crates_used(completion)
     return Program(source, style, edition or problem.edition,
-                   expected_tests(problem.test) if style == "libtest" else (), body, batchable, PROOF)
+                   expected_tests(problem.test) if style == "libtest" else (), body, batchable, PROOF,
+                   tuple(sorted(crates)))
