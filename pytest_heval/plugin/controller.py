@@ -54,7 +54,8 @@ class Controller:
             # nobody (and pytest's cost for it is failures x reports); --tb shows it
             opt.tbstyle = "no"
         chars = getattr(opt, "reportchars", "") or ""
-        if not self.verbose and "A" not in chars and "a" not in chars:
+        asked = any(str(a).startswith("-r") for a in config.invocation_params.args)
+        if not self.verbose and not asked:
             # our summary lists failed samples grouped by error type and capped; -rA or -v lists every one
             opt.reportchars = chars.replace("f", "").replace("F", "")
 
@@ -126,7 +127,7 @@ class Controller:
             try:
                 rf.open()
             except OSError as e:
-                raise pytest.UsageError(f"cannot write the results file {res}: {e.strerror or e}") from None
+                raise pytest.UsageError(f"cannot create the results file {res}: {e.strerror or e}") from None
             self.files[p] = rf
             write_metrics(met, {"samples_file": p, "label": o.labels[p], "results_file": res, "status": "running",
                                 "started": _iso(self.started), **grading})
@@ -257,7 +258,8 @@ class Controller:
             return
         tr = terminalreporter
         self._progress(final=True)
-        if self.failed and not self.verbose and "A" not in (config.option.reportchars or ""):
+        chars = (config.option.reportchars or "").lower()
+        if self.failed and not self.verbose and "f" not in chars and "a" not in chars:
             tr.write_sep("=", "failed samples by error type (first few; all in the results files, or -rA)")
             for line in failed_lines(self.failed):
                 tr.write_line(line)

@@ -49,8 +49,8 @@ def test_humaneval_164_canonical_and_buggy_match_standalone_rustc(tmp_path, data
     samples += [{"task_id": p["task_id"], "completion": buggy[p["task_id"]], "kind": "buggy"} for p in problems]
     path = write_jsonl(tmp_path / "samples.jsonl", samples)
 
-    r = subprocess.run([sys.executable, "-m", "pytest", "--heval", str(path), "--heval-problems",
-                        str(datasets / "humaneval-rust-164.jsonl"), "--heval-sandbox", "firejail", "-n", "2",
+    r = subprocess.run([sys.executable, "-m", "pytest", "--heval", str(path),
+                        f"--heval-problems={datasets / 'humaneval-rust-164.jsonl'}", "--heval-sandbox", "firejail", "-n", "2",
                         "-p", "no:cacheprovider", "-q", "--junitxml", str(tmp_path / "junit.xml")],
                        cwd=tmp_path, capture_output=True, text=True)
     assert r.returncode == 1, r.stdout[-3000:] + r.stderr[-3000:]  # some samples fail, no gate given

@@ -188,7 +188,7 @@ def _worker_running_a_loop(run: Run) -> Optional[Tuple[int, int]]:
 def test_a_worker_killed_mid_run(pytester):
     path = _samples(pytester, KILL_KINDS)
     results = Path(str(path) + "_results.jsonl")
-    run = Run(pytester, "--heval", "samples.jsonl", "--heval-problems", "problems.jsonl", "-n", "2",
+    run = Run(pytester, "--heval", "samples.jsonl", "--heval-problems", "problems.jsonl", "-n", "2", "-rf",
               "--heval-timeout", "20")
     killed: Optional[int] = None
     before: List[dict] = []

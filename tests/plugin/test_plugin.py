@@ -44,9 +44,10 @@ def test_without_heval_the_plugin_does_nothing(pytester):
     pytester.makepyfile(test_plain="def test_x():\n    assert True\n")
     r = run(pytester)  # the directory holds samples.jsonl: without --heval it is not collected
     r.assert_outcomes(passed=1)
-    r = run(pytester, "samples.jsonl")  # and naming it is pytest's usual "not found", nothing of ours
-    assert "not found" in r.stderr.str() and "Traceback" not in r.stderr.str()
-    assert "pytest-heval" not in r.stdout.str()
+    r = run(pytester, "samples.jsonl")  # naming it: not pytest's puzzling "not found", but what to add
+    assert r.ret == pytest.ExitCode.USAGE_ERROR and "Traceback" not in r.stderr.str()
+    assert "samples.jsonl looks like a samples file: add --heval" in r.stderr.str()
+    assert "pytest-heval summary" not in r.stdout.str()
     assert not (pytester.path / "samples.jsonl_results.jsonl").exists()
 
 
