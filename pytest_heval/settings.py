@@ -21,6 +21,7 @@ from .plan import DEFAULT_BATCH
 from .toolchain import Toolchain, flags_description
 
 SANDBOX_KINDS = ("auto", "firejail", "bwrap", "none")
+COMPLETION_FORMS = ("auto", "raw")
 
 
 class SettingsError(HevalError):
@@ -58,6 +59,10 @@ class Settings:
     results: Optional[str] = _setting(None, "directory for the results/metrics files (default: next to the samples)")
     batch: int = _setting(DEFAULT_BATCH, "distinct programs compiled per rustc (1: one sample per rustc)", type=int)
     cache: Optional[str] = _setting(None, "directory of a verdict cache kept across runs (default: none)")
+    # not in grading(): the form decides the program's text, which the verdict cache is keyed by already
+    completion_form: str = _setting("auto", "auto: recognise each answer's form (a continuation, a full function, "
+                                    "a markdown fence, its own main or tests...) and grade it as meant; raw: prompt + "
+                                    "completion + test exactly as given", choices=COMPLETION_FORMS)
 
     @classmethod
     def table(cls) -> List[dataclasses.Field]:

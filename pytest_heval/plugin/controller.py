@@ -7,6 +7,7 @@ never judges: data flows one way, from a worker's ``report.heval`` to a row of t
 
 from __future__ import annotations
 
+import collections
 import datetime
 import os
 import time
@@ -14,7 +15,7 @@ from typing import Any, Dict, List, Optional
 
 import pytest
 
-from ..grader import make_plan, sample_programs
+from ..grader import make_plan, sample_form, sample_programs
 from ..metrics import compute, threshold_check
 from ..plan import Plan, Ref
 from ..report.junit import junit_suite_properties
@@ -100,7 +101,9 @@ class Controller:
         if w is None:
             return
         sample, _ = self.opts.inputs.get(path, index)
-        w.write(result_row(sample.row, index, v))
+        row = result_row(sample.row, index, v)
+        row["completion_form"] = sample_form(self.opts.inputs, self.opts.settings, (path, index)).form
+        w.write(row)
         self._progress()
 
     def _progress(self) -> None:
@@ -143,6 +146,8 @@ class Controller:
             m.update({"samples_file": path, "results_file": w.path,
                       "expected_samples": len(o.inputs.load(path).samples)})
             m.update(grading)
+            m["completion_form"] = o.settings.completion_form
+            m["completion_forms"] = dict(collections.Counter(r["completion_form"] for r in rows).most_common())
             m.update({
                 "started": datetime.datetime.fromtimestamp(self.started, datetime.timezone.utc).isoformat(),
                 "ended": datetime.datetime.fromtimestamp(ended, datetime.timezone.utc).isoformat(),

@@ -28,6 +28,10 @@ def summary_lines(path: str, metrics: Dict[str, Any], results_path: str, expecte
                  f"   compiled: {metrics['compiled']}")
     counts = metrics.get("error_counts", {})
     lines.append("  outcomes: " + ", ".join(f"{k}={v}" for k, v in counts.items()))
+    forms = metrics.get("completion_forms")
+    if forms:
+        lines.append(f"  completion forms ({metrics.get('completion_form')}): "
+                     + ", ".join(f"{k}={v}" for k, v in forms.items()))
     if metrics.get("infra_errors"):
         lines.append(f"  WARNING: {metrics['infra_errors']} infra_error sample(s): the harness failed, not the model; "
                      "they are excluded from pass@k and compile_rate")

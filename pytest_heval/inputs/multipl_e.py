@@ -9,13 +9,12 @@ list of the whole file, so item names (``<task_id>#<index>``) stay unique and in
 
 from __future__ import annotations
 
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Tuple
 
 import orjson
 
-from .errors import InputError
+from ..errors import InputError
 from .jsonl import iter_jsonl, read_bytes
-from .samples import Sample
 
 RUST_LANGUAGES = ("rs", "rust")
 
@@ -25,8 +24,8 @@ def is_completions_row(row: Any) -> bool:
     return isinstance(row, dict) and "completions" in row and "completion" not in row
 
 
-def expand_completions(path: str, line: int, row: Dict[str, Any], first_index: int) -> List[Sample]:
-    """The samples of one completions row; the first gets sample index ``first_index``.
+def expand_completions(path: str, line: int, row: Dict[str, Any]) -> List[Tuple[str, str, Dict[str, Any]]]:
+    """(task_id, completion, sample row) for each completion of one completions row, in order.
 
     Raises InputError naming file, line and field (``completions[j]`` for a bad completion)."""
     for field in ("name", "prompt", "tests"):
@@ -53,14 +52,15 @@ def expand_completions(path: str, line: int, row: Dict[str, Any], first_index: i
     for j, c in enumerate(completions):
         if not isinstance(c, str):
             raise InputError(path, f"must be a string, got {type(c).__name__}", line=line, field=f"completions[{j}]")
-        sample_row = dict(base, completion=c, completion_index=j)
-        out.append(Sample(path, first_index + j, line, row["name"], c, sample_row))
+        out.append((row["name"], c, dict(base, completion=c, completion_index=j)))
     return out
 
 
-def load_completions(path: str) -> List[Sample]:
-    """Every sample of a completions file: JSONL rows, or one JSON object / list (MultiPL-E's per-problem
-    ``.json(.gz)`` files)."""
+def load_completions(path: str) -> list:
+    """Every sample (:class:`~pytest_heval.inputs.samples.Sample`) of a completions file: JSONL rows, or one JSON
+    object / list (MultiPL-E's per-problem ``.json(.gz)`` files)."""
+    from .samples import Sample  # samples.py reads completions rows through this module
+
     data = read_bytes(path)
     s = data.strip()
     if s.startswith(b"[") or _single_object(s):
@@ -71,12 +71,13 @@ def load_completions(path: str) -> List[Sample]:
         rows = list(enumerate(value if isinstance(value, list) else [value], start=1))
     else:
         rows = list(iter_jsonl(path, data))
-    out: List[Sample] = []
+    out = []
     for line, row in rows:
         if not is_completions_row(row):
             raise InputError(path, "not a MultiPL-E completions row (want an object with name, prompt, tests, "
                                    "completions)", line=line)
-        out.extend(expand_completions(path, line, row, len(out)))
+        for task_id, completion, sample_row in expand_completions(path, line, row):
+            out.append(Sample(path, len(out), line, task_id, completion, sample_row))
     if not out:
         raise InputError(path, "the completions file is empty (no JSON rows)")
     return out

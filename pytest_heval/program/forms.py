@@ -26,10 +26,11 @@ No pytest import: this is engine code.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import re
 from typing import Dict, List, Optional, Sequence, Set, Tuple
 
-from .program import _code_spans
+from .harden import _code_spans
 
 MODES = ("auto", "raw")
 
@@ -414,6 +415,7 @@ def _continuation(head: str, code: str, shape: _Shape, style: str, lead: List[st
     return Formed(_name(lead, "continuation", parts), head, code[:end + 1] + "".join(t for _, t in kept))
 
 
+@functools.lru_cache(maxsize=4096)
 def form_completion(head: str, test: str, style: str, completion: str, mode: str = "auto") -> Formed:
     """The form of ``completion`` and the (head, completion) to build as ``head + completion + sep + test``.
 
@@ -439,5 +441,5 @@ def form_completion(head: str, test: str, style: str, completion: str, mode: str
 
 
 def form_for(problem, completion: str, mode: str = "auto") -> Formed:
-    """:func:`form_completion` for a :class:`~pytest_heval.problems.Problem`."""
+    """:func:`form_completion` for a :class:`~pytest_heval.inputs.problems.Problem`."""
     return form_completion(problem.head, problem.test, problem.style, completion, mode)
