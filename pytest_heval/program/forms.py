@@ -11,7 +11,8 @@ form name (``continuation``, ``full_function``, ``fenced+full_function+main_remo
 Form parts, joined with ``+`` in this order:
 
 * ``fenced``: the answer has markdown fences; the code used is the first Rust (or untagged) block that defines
-  the prompt's function at top level, else the first Rust (or untagged) block.
+  the prompt's function at top level, else the first Rust (or untagged) block (see :func:`fenced_code`; an
+  answer that began inside the prompt's code block and closes it with a fence counts its text before that fence).
 * ``continuation`` or ``full_function`` (the answer defines the prompt's function itself at its top level: the
   head's trailing open signature is dropped, the rest of the head -- comments, ``use`` lines, helpers -- kept).
 * ``cut``: the test text closes the prompt's function (MultiPL-E: its tests start with ``}``, the format's stop
@@ -30,7 +31,6 @@ import functools
 import re
 from typing import Dict, List, Optional, Sequence, Set, Tuple
 
-from .harden import _code_spans
 
 MODES = ("auto", "raw")
 
@@ -46,37 +46,82 @@ class Formed:
 # scanning
 
 
+_START = re.compile(r"""//|/\*|(?<!\w)b?r#*"|"|'""")
+_CHAR = re.compile(r"'(?:[^'\\\n]|\\[^\n]{1,10}?)'")
+_STRING_END = re.compile(r'(?:[^"\\]|\\.)*"', re.S)
+_BLOCK = re.compile(r"/\*|\*/")
+_NOT_NEWLINE = re.compile(r"[^\n]")
+
+
+@functools.lru_cache(maxsize=256)  # one sample's code is read several times (which block, which form, its items)
 def mask(text: str) -> str:
     """``text`` with comments blanked and literals' insides blanked (same length, newlines kept), so that every
-    bracket, ``;`` and keyword left in it is code."""
-    out = []
-    for is_code, chunk in _code_spans(text):
-        if is_code:
-            out.append(chunk)
-        elif chunk.startswith(("//", "/*")):
-            out.append(re.sub(r"[^\n]", " ", chunk))
-        else:  # a string or char literal: keep its delimiters' places, blank its inside
-            out.append(chunk[0] + re.sub(r"[^\n]", " ", chunk[1:-1]) + chunk[-1] if len(chunk) > 1 else " ")
-    return "".join(out)
+    bracket, ``;`` and keyword left in it is code. (The same reading of Rust as the test-text hardening's
+    ``_code_spans``, by regular expressions: it runs on every sample.)"""
+    out, pos, n = [], 0, len(text)
+    while True:
+        m = _START.search(text, pos)
+        if m is None:
+            out.append(text[pos:])
+            return "".join(out)
+        i, tok = m.start(), m.group()
+        out.append(text[pos:i])
+        if tok == "'":
+            c = _CHAR.match(text, i)
+            if c is None:  # a lifetime or a label: code
+                out.append("'")
+                pos = i + 1
+                continue
+            j = c.end()
+        elif tok == "//":
+            j = text.find("\n", i)
+            j = n if j < 0 else j
+        elif tok == "/*":
+            depth, j = 0, i
+            for b in _BLOCK.finditer(text, i):
+                depth += 1 if b.group() == "/*" else -1
+                j = b.end()
+                if depth == 0:
+                    break
+            else:
+                j = n
+        elif tok == '"':
+            e = _STRING_END.match(text, i + 1)
+            j = n if e is None else e.end()
+        else:  # a raw string: ends at the quote followed by as many hashes
+            close = '"' + "#" * tok.count("#")
+            j = text.find(close, m.end())
+            j = n if j < 0 else j + len(close)
+        chunk = text[i:j]
+        if tok in ("//", "/*"):
+            out.append(_NOT_NEWLINE.sub(" ", chunk))
+        else:  # keep the delimiters' places, blank the inside
+            out.append(chunk[0] + _NOT_NEWLINE.sub(" ", chunk[1:-1]) + chunk[-1] if len(chunk) > 1 else " ")
+        pos = j
 
 
 _OPEN, _CLOSE = "([{", ")]}"
 
 
+_BRACKET = re.compile(r"[()\[\]{}]")
+_PUNCT = re.compile(r"[()\[\]{};]")
+_WS = re.compile(r"\s*")
+
+
 def net_depth(m: str) -> int:
-    return sum(c in _OPEN for c in m) - sum(c in _CLOSE for c in m)
+    return sum(m.count(c) for c in _OPEN) - sum(m.count(c) for c in _CLOSE)
 
 
 def first_below(m: str, start_depth: int) -> Optional[int]:
     """Index of the first closing bracket that takes the depth (starting at ``start_depth``) below it."""
     d = start_depth
-    for i, c in enumerate(m):
-        if c in _OPEN:
+    for x in _BRACKET.finditer(m):
+        if x.group() in _OPEN:
             d += 1
-        elif c in _CLOSE:
+        else:
             d -= 1
             if d < start_depth:
-                return i
+                return x.start()
     return None
 
 
@@ -110,8 +155,7 @@ def items(text: str, m: Optional[str] = None) -> List[Item]:
     i, n = 0, len(m)
     while i < n:
         start = i
-        while i < n and m[i].isspace():
-            i += 1
+        i = _WS.match(m, i).end()
         if i >= n:
             if out:  # trailing whitespace belongs to the last item
                 out[-1].end = n
@@ -130,9 +174,7 @@ def items(text: str, m: Optional[str] = None) -> List[Item]:
                 break
             k = _match_close(m, j)
             attrs.append(m[i:k])
-            i = k
-            while i < n and m[i].isspace():
-                i += 1
+            i = _WS.match(m, k).end()
         kind, name, ends = "other", None, ";}"
         fm = _FN.match(m, i)
         if fm:
@@ -148,28 +190,25 @@ def items(text: str, m: Optional[str] = None) -> List[Item]:
                 ends = ";"
         elif re.match(r"impl\b|unsafe\s+impl\b|extern\b", m[i:i + 12]):
             kind = "impl"
-        j, d, closed = i, 0, False
-        while j < n:
-            c = m[j]
+        j, d, closed = n, 0, False
+        for x in _PUNCT.finditer(m, i):
+            c = x.group()
             if c in _OPEN:
                 d += 1
-            elif c in _CLOSE:
+            elif c == ";":
+                if d == 0:
+                    j, closed = x.end(), True
+                    break
+            else:
                 d -= 1
                 if d < 0:  # the text closes something it did not open: stop before it
+                    j = x.start()
                     break
                 if d == 0 and c == "}" and "}" in ends:
-                    j += 1
-                    closed = True
+                    j, closed = x.end(), True
                     break
-            elif c == ";" and d == 0:
-                j += 1
-                closed = True
-                break
-            j += 1
         if closed and m[j - 1] == "}":  # `const X: S = S { .. };`
-            k = j
-            while k < n and m[k].isspace():
-                k += 1
+            k = _WS.match(m, j).end()
             if k < n and m[k] == ";":
                 j = k + 1
         if j == i:  # a stray closing bracket: one character of its own
@@ -181,13 +220,10 @@ def items(text: str, m: Optional[str] = None) -> List[Item]:
 
 def _match_close(m: str, j: int) -> int:
     d = 0
-    for k in range(j, len(m)):
-        if m[k] in _OPEN:
-            d += 1
-        elif m[k] in _CLOSE:
-            d -= 1
-            if d == 0:
-                return k + 1
+    for x in _BRACKET.finditer(m, j):
+        d += 1 if x.group() in _OPEN else -1
+        if d == 0:
+            return x.end()
     return len(m)
 
 
@@ -259,8 +295,28 @@ def fenced_blocks(text: str) -> List[Tuple[str, str]]:
         pos = cl.end()
 
 
+def fenced_code(text: str, name: Optional[str]) -> Optional[str]:
+    """The code of a markdown answer (None: no fence, or no Rust in one): the first Rust or untagged block that
+    defines ``fn name`` at its top level, else the first Rust or untagged block.
+
+    An odd number of fences whose first is bare and comes after text means the answer began inside a code block
+    (the prompt's) and that fence closes it: the text before it is then the first candidate."""
+    fences = [f for f in _FENCE.finditer(text) if not (f.group(1)[0] == "`" and "`" in f.group(2))]
+    if not fences:
+        return None
+    candidates = [b for tag, b in fenced_blocks(text) if tag in _RUST_TAGS and b.strip()]
+    first = fences[0]
+    if text[:first.start()].strip() and not first.group(2).strip() and len(fences) % 2:
+        candidates.insert(0, text[:first.start()])
+    if not candidates:
+        return None
+    return next((c for c in candidates if _defines_fn(c, name)), candidates[0])
+
+
 def _defines_fn(code: str, name: Optional[str]) -> bool:
-    return bool(name) and _top_fn(code, mask(code), name) is not None
+    if not name or not re.search(r"\bfn\s+" + re.escape(name) + r"\b", code):  # the common case, cheaply
+        return False
+    return _top_fn(code, mask(code), name) is not None
 
 
 def _top_fn(code: str, m: str, name: str) -> Optional[int]:
@@ -289,6 +345,7 @@ class _Shape:
     test_closes: bool  # the test text starts by closing the head's function (MultiPL-E)
 
 
+@functools.lru_cache(maxsize=1024)
 def _shape(head: str, test: str) -> _Shape:
     hm, tm = mask(head), mask(test)
     hd, td = net_depth(hm), net_depth(tm)
@@ -415,7 +472,7 @@ def _continuation(head: str, code: str, shape: _Shape, style: str, lead: List[st
     return Formed(_name(lead, "continuation", parts), head, code[:end + 1] + "".join(t for _, t in kept))
 
 
-@functools.lru_cache(maxsize=4096)
+@functools.lru_cache(maxsize=1 << 16)  # the plan, the build and the results row ask for the same sample
 def form_completion(head: str, test: str, style: str, completion: str, mode: str = "auto") -> Formed:
     """The form of ``completion`` and the (head, completion) to build as ``head + completion + sep + test``.
 
@@ -428,10 +485,10 @@ def form_completion(head: str, test: str, style: str, completion: str, mode: str
         raise ValueError(f"unknown completion form mode {mode!r} (known: {', '.join(MODES)})")
     shape = _shape(head, test)
     lead: List[str] = []
-    code = completion
-    blocks = [b for b in fenced_blocks(completion) if b[0] in _RUST_TAGS]
-    if blocks:
-        code = next((b for _, b in blocks if _defines_fn(b, shape.open_fn)), blocks[0][1])
+    code = fenced_code(completion, shape.open_fn)
+    if code is None:
+        code = completion
+    else:
         lead.append("fenced")
     if shape.open_fn and _defines_fn(code, shape.open_fn):
         formed = _full_function(head, code, shape, style, lead)

@@ -39,6 +39,8 @@ CASES = {
     "several_fences": (LIB, "Usage:\n```rust\nfn main() { println!(\"{}\", add(1, 2)); }\n```\nCargo:\n```toml\n"
                             "[dependencies]\n```\nThe function:\n```rust\n" + FULL + "```\n", "fenced+full_function"),
     "fenced_body_only": (LIB, "```rust\n    a + b\n}\n```", "fenced+continuation"),
+    "continuation_then_closing_fence": (LIB, "    a + b\n}\n```\n\nThis adds them:\n```rust\nfn main() {}\n```\n",
+                                        "fenced+continuation"),
     "own_tests_libtest": (LIB, FULL + OWN_TESTS, "full_function+tests_removed"),
     "continuation_runs_into_own_tests": (LIB, "    a + b\n}\n" + OWN_TESTS, "continuation+tests_removed"),
     "own_main_kept_in_libtest": (LIB, FULL + OWN_MAIN, "full_function"),
@@ -52,6 +54,7 @@ CASES = {
                            "full_function+duplicates_removed"),
     # MultiPL-E (main style; the test text starts with `}` and closes the prompt's function)
     "main_continuation": (MAIN, "    a + b\n", "continuation"),
+    "main_continuation_then_closing_fence": (MAIN, "    a + b\n```\nDone.", "fenced+continuation"),
     "main_continuation_cut": (MAIN, "    a + b\n}\n" + OWN_MAIN, "continuation+cut"),
     "main_continuation_closed": (MAIN, "    a + b\n}\n", "continuation+cut"),
     "main_full_function": (MAIN, FULL, "full_function"),
