@@ -14,6 +14,7 @@ verdicts across runs when a cache is set (:mod:`.cache`), turns anything the har
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 import time
@@ -25,6 +26,7 @@ from .crates import Crates
 from .inputs import Inputs
 from .plan import Plan, Ref, batch_size
 from .program import END_TAG, Program, assemble
+from .program.forms import Formed, form_for
 from .sandbox import RunnerClient, RunnerError, Sandbox, get_sandbox
 from .settings import Limits, Settings
 from .toolchain import Toolchain, find_toolchain
@@ -33,11 +35,21 @@ from .verdict import Verdict, classify_run, infra_verdict
 ProgramOf = Callable[[Ref], Program]
 
 
+def sample_form(inputs: Inputs, settings: Settings, ref: Ref) -> Formed:
+    """The completion form of a sample (``settings.completion_form``: auto or raw) and the head and completion
+    its program is built from."""
+    sample, problem = inputs.get(*ref)
+    return form_for(problem, sample.completion, settings.completion_form)
+
+
 def sample_programs(inputs: Inputs, settings: Settings, toolchain: Toolchain) -> ProgramOf:
     """The program of each sample of ``inputs`` (assembled when asked for, not kept)."""
     def program_of(ref: Ref) -> Program:
-        sample, problem = inputs.get(*ref)
-        return assemble(problem, sample.completion, settings.edition, toolchain.unsafe_attrs)
+        problem = inputs.get(*ref)[1]
+        formed = sample_form(inputs, settings, ref)
+        if formed.head != problem.head:
+            problem = dataclasses.replace(problem, head=formed.head)
+        return assemble(problem, formed.completion, settings.edition, toolchain.unsafe_attrs)
     return program_of
 
 

@@ -15,7 +15,7 @@ from .fsutil import atomic_write
 RESULT_FIELDS = {
     "sample_index": None, "passed": None, "result": None, "error_type": None, "compile_ok": None, "duration_s": None,
     "stdout": "", "stderr": "", "stdout_truncated": False, "stderr_truncated": False, "compile_s": None,
-    "run_s": None, "exit_code": None, "signal": None, "reused": False, "cached": False,
+    "run_s": None, "exit_code": None, "signal": None, "reused": False, "cached": False, "completion_form": None,
 }
 
 

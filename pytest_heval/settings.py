@@ -22,6 +22,7 @@ from .plan import DEFAULT_BATCH
 from .toolchain import Toolchain, flags_description
 
 SANDBOX_KINDS = ("auto", "firejail", "bwrap", "none")
+COMPLETION_FORMS = ("auto", "raw")
 
 
 class SettingsError(HevalError):
@@ -62,6 +63,10 @@ class Settings:
     crates: Optional[str] = _setting(None, "directory of unpacked crate sources for the crates dataset programs "
                                            "import: rand, regex, md5 (default: Debian's /usr/share/cargo/registry; "
                                            "'none': build those programs without them)")
+    # not in grading(): the form decides the program's text, which the verdict cache is keyed by already
+    completion_form: str = _setting("auto", "auto: recognise each answer's form (a continuation, a full function, "
+                                    "a markdown fence, its own main or tests...) and grade it as meant; raw: prompt + "
+                                    "completion + test exactly as given", choices=COMPLETION_FORMS)
 
     @classmethod
     def table(cls) -> List[dataclasses.Field]:

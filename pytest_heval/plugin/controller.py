@@ -7,6 +7,7 @@ never judges: data flows one way, from a worker's ``report.heval`` to a row of t
 
 from __future__ import annotations
 
+import collections
 import datetime
 import os
 import shutil
@@ -220,6 +221,8 @@ class Controller:
             m.update({"started": _iso(self.started), "ended": _iso(ended), "wall_time_s": round(wall, 3),
                       "samples_per_minute": round(rf.written / wall * 60, 1) if wall > 0 else None})
             m.update(cp.per_file[path])
+            m["completion_form"] = o.settings.completion_form
+            m["completion_forms"] = dict(collections.Counter(r.get("completion_form") for r in rows_by_path[path]).most_common())
             self.metrics[path] = m
             err = write_metrics(output_paths(path, o.settings.results)[1], m)
             if err:

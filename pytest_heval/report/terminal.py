@@ -28,6 +28,9 @@ def summary_lines(metrics: Dict[str, Any], write_error: Optional[str] = None) ->
     lines.append(f"  problems: {m['problems']}   samples: {m['samples']}   passed: {m['passed']}"
                  f"   compiled: {m['compiled']}")
     lines.append("  outcomes: " + ", ".join(f"{k}={v}" for k, v in m.get("error_counts", {}).items()))
+    forms = m.get("completion_forms")
+    if forms:
+        lines.append(f"  completion forms ({m.get('completion_form')}): " + ", ".join(f"{k}={v}" for k, v in forms.items()))
     if m.get("infra_errors"):
         lines.append(f"  WARNING: {m['infra_errors']} infra_error sample(s): the harness failed, not the model; "
                      "they are excluded from pass@k and compile_rate")
