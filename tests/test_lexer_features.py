@@ -133,6 +133,7 @@ def test_lexer_round_trip_on_every_dataset_text(datasets):
     for name, task, field, text in dataset_texts(datasets):
         toks = lex(text)
         assert "".join(t.text for t in toks) == text, (name, task, field)
+        assert toks == lex(text, fast=False), (name, task, field)
         code = fenced_code(text) if field == "gpt_solution" else text
         errors = [t for t in lex(code) if t.kind == "error"]
         assert not errors, (name, task, field, errors[:3])
@@ -142,7 +143,8 @@ def test_lexer_round_trip_on_every_dataset_text(datasets):
 
 # Rust-shaped text: pieces that open and close literals, comments and raw strings, in any order
 RUSTY = st.lists(st.sampled_from(list("rbc#\"'\\/*!$:.-=<>{}()[]_ae019xu8 \n\té")
-                                 + ["r#", "'a", "/*", "*/", 'r#"', '"#', "b'", "//", "///", "0x", "1e", "mod", "unsafe"]),
+                                 + ["r#", "'a", "/*", "*/", 'r#"', '"#', "b'", "//", "///", "0x", "1e", "mod", "unsafe",
+                                    "→", "\u2028", "\x85", "ß", "1.", "c\""]),
                  max_size=60).map("".join)
 
 
@@ -151,6 +153,7 @@ RUSTY = st.lists(st.sampled_from(list("rbc#\"'\\/*!$:.-=<>{}()[]_ae019xu8 \n\té
 def test_lexer_round_trip_fuzzed(text):
     toks = lex(text)
     assert "".join(t.text for t in toks) == text
+    assert toks == lex(text, fast=False)  # the one-regex path and the reference lexer agree
     pos = 0
     for t in toks:
         assert t.start == pos and t.text
