@@ -44,10 +44,12 @@ crate root or the harness, and its meaning is the same as when built alone. Ever
   ``matches``, ``dbg``, ``cfg``, ``thread_local``, ...; bare or by a ``std``/``core``/``alloc`` path), or a
   ``macro_rules!`` macro the text defines itself, when that name is no std macro (a ``macro_rules! include`` in
   an inner block would not shadow a later ``include!``) and no ``use`` item mentions it. The macros' bodies are
-  part of the text, so every rule applies to them; a macro name taken from a metavariable (``$m!``), a repetition
-  followed by ``!`` in a macro body and a ``macro_rules!`` whose name is not a literal identifier are refused, so
-  no expansion can assemble a refused call. Not allowed, so: ``include*!``, ``env!``, ``option_env!``, ``file!``,
-  ``line!``, ``column!``, ``module_path!``, ``asm!``, ``global_asm!``, any unknown macro.
+  part of the text, so every rule applies to them. An expansion could still assemble a call from pieces, so in a
+  macro body these are refused: a name or a ``$(...)*`` repetition right before ``!`` or before a metavariable
+  (``$m!(..)``, ``$($t)*!(..)``, ``include $bang(..)``, ``$name $bang(..)``), and a ``macro_rules!`` whose name
+  is not a literal identifier. A caller's own ``name !`` must be a call (``name!(``) and is checked as one.
+  Not allowed, so: ``include*!``, ``env!``, ``option_env!``, ``file!``, ``line!``, ``column!``,
+  ``module_path!``, ``asm!``, ``global_asm!``, any unknown macro.
 * **Attributes**: outer ``#[name ...]`` with ``name`` a literal identifier in ``ALLOWED_ATTRIBUTES`` (``derive`` of
   std traits only, lint levels, ``inline``, ``cold``, ``must_use``, ``doc``, ``cfg``, ``repr``, ``deprecated``,
   ``track_caller``, ``non_exhaustive``, ``rustfmt::``/``clippy::`` tool attributes). ``cfg`` is safe: a module's
@@ -57,7 +59,13 @@ crate root or the harness, and its meaning is the same as when built alone. Ever
   ``global_allocator``, ``panic_handler``, ``macro_export``, ``macro_use``, ``proc_macro*``, ``unsafe(...)``, and
   anything unknown; ``#`` not followed by ``[`` (``#!``, ``#$x`` in a macro body).
 * **``$``**: followed by an identifier or ``(`` (macro metavariables and repetitions); ``$crate`` is refused.
+* **``::*`` / ``::{`` at a path's start** (``use ::*;``): refused; in edition 2015 that is the crate root, where
+  the siblings live.
 * Literals and other punctuation: always allowed.
+
+What this does not cover (residual): trait impls are crate-wide (coherence), so a sibling's
+``impl PartialEq<Mine> for i32`` can make another sibling's type inference ambiguous; that is a compile error
+in the batch, and a sample that fails in a batch is confirmed alone before it is called a compile error.
 """
 
 from __future__ import annotations
@@ -226,6 +234,28 @@ def _macro_rules_spans(toks: Sequence[Token]) -> List[tuple]:
     return spans
 
 
+def _repetition_ops(toks: Sequence[Token], in_macro_body: Sequence[bool]) -> set:
+    """Indices of the ``*``/``+``/``?`` that end a ``$( ... ) sep? op`` repetition in a macro body."""
+    ops, n = set(), len(toks)
+    for k in range(n - 1):
+        if not (in_macro_body[k] and toks[k].is_punct("$") and toks[k + 1].is_punct("(")):
+            continue
+        depth, e = 0, k + 1
+        while e < n:
+            if toks[e].kind == "punct" and toks[e].text in _OPEN:
+                depth += 1
+            elif toks[e].kind == "punct" and toks[e].text in (")", "]", "}"):
+                depth -= 1
+                if depth == 0:
+                    break
+            e += 1
+        for j in (e + 1, e + 2):  # `)*`, or `),*` with a separator
+            if j < n and toks[j].kind == "punct" and toks[j].text in ("*", "+", "?"):
+                ops.add(j)
+                break
+    return ops
+
+
 def batch_refusal(source: Source) -> Optional[str]:
     """Why ``source`` may not be built as a module of a shared batch crate, or None when it may (see the module
     docstring for the allow-list)."""
@@ -248,6 +278,7 @@ def batch_refusal(source: Source) -> Optional[str]:
     for s, e in _macro_rules_spans(toks):
         for i in range(s, min(e + 1, n)):
             in_macro_body[i] = True
+    rep_ops = _repetition_ops(toks, in_macro_body)
     calls = {k: (name, path) for k, name, path in _macro_calls(toks)}
     attr_names = {}
     for inner, k, j, e in _attributes(toks):
@@ -292,9 +323,15 @@ def batch_refusal(source: Source) -> Optional[str]:
             elif t.text == "$":
                 if nxt is None or not (_is_name(nxt) or nxt.is_punct("(")):
                     return f"${nxt.text if nxt else ''}"
-            elif t.text == "!" and in_macro_body[k] and prev is not None and prev.kind == "punct" \
-                    and prev.text in ("*", "+", "?"):
+            elif t.text == "!" and k - 1 in rep_ops:
                 return "a repetition followed by ! in a macro body"
+            elif t.text == "::" and nxt is not None and nxt.kind == "punct" and nxt.text in ("*", "{") \
+                    and not (_is_name(prev) or (prev is not None and prev.text in ("self", "Self", ">", ">>"))):
+                return "a glob or group at the crate root (::* or ::{)"
+        if in_macro_body[k] and nxt is not None and nxt.is_punct("$") and (_is_name(t) or k in rep_ops):
+            # nothing that could become a macro call's name may stand right before a metavariable that could
+            # become its `!` (`include $bang(...)`, `$name $bang(...)`, `$($t)* $bang(...)`)
+            return f"{t.text} right before a metavariable in a macro body"
     return None
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import re
 import shutil
 import subprocess
 
@@ -16,7 +17,12 @@ from hypothesis import strategies as st
 from conftest import read_jsonl
 from pytest_heval.features import FEATURES, batch_refusal, batchable, features, fenced_code
 from pytest_heval.lexer import lex, tokens
-from pytest_heval.program import _NOT_BATCHABLE
+
+# today's check (program._NOT_BATCHABLE at d066216), kept here to compare: the allow-list replaces it
+_NOT_BATCHABLE = re.compile(
+    r"crate::|\$crate|#!\s*\[|no_mangle|export_name|link_section|macro_export|module_path!|file!|"
+    r"\bmod\s+\w+\s*;|extern\s+crate|#\s*\[\s*path\b|\bsuper::|__heval"
+)
 
 TEXT_FIELDS = ("prompt", "declaration", "canonical_solution", "buggy_solution", "test", "tests", "example_test",
                "gpt_solution")
@@ -269,6 +275,11 @@ REFUSED = {
     "repetition then !": 'macro_rules! m { ($($t:tt)*) => { $($t)*!("s0000.rs") } } m!(include);',
     "local macro shadowing include": '{ macro_rules! include { ($x:expr) => {} } } fn f() { include!("s0000.rs"); }',
     "renamed std macro": 'use std::include as inc; macro_rules! inc { () => {} } fn f() { inc!("s0000.rs"); }',
+    "macro name and ! from two metavariables":
+        'macro_rules! m { ($n:ident, $b:tt) => { $n $b ("s0000.rs") } } fn f() { m!(include, !); }',
+    "literal name before a metavariable !": 'macro_rules! m { ($b:tt) => { include $b ("s0000.rs") } }',
+    "repetition before a metavariable": 'macro_rules! m { ($($t:tt)*; $b:tt) => { $($t)* $b ("x") } }',
+    "glob at the crate root": "use ::*;",
     "unknown macro": "lazy_static! { static ref X: i32 = 1; }",
     "env!": 'const P: &str = env!("PATH");',
     "file!": "fn f() -> &'static str { file!() }",
@@ -333,8 +344,9 @@ impl std::fmt::Display for Sq {
     "nested fns": "pub fn outer(x: i32) -> i32 { fn inner(y: i32) -> i32 { y + 1 } inner(x) * 2 }",
     "macro_rules helper": """
 macro_rules! sq { ($x:expr) => { $x * $x }; }
+macro_rules! all_pos { ($($x:expr),*) => { true $(&& $x > 0)* && !false }; }
 macro_rules! maxm { ($a:expr) => { $a }; ($a:expr, $($rest:expr),+) => { { let r = maxm!($($rest),+); if $a > r { $a } else { r } } }; }
-pub fn f(x: i32) -> i32 { maxm!(sq!(x), 3, x) }""",
+pub fn f(x: i32) -> i32 { if all_pos!(x, 1) { maxm!(sq!(x), 3, x) } else { 0 } }""",
     "honest unsafe": "pub fn first(v: &[u8]) -> u8 { assert!(!v.is_empty()); unsafe { *v.get_unchecked(0) } }",
     "lookalike words": """
 /// Uses no `unsafe`, no `include!("s0000.rs")`, no `mod x;`.
