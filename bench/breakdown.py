@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Where the engine's time goes: one Executor (one worker, no pytest), the distinct programs of a samples file
+"""Where the engine's time goes: one Grader (one worker, no pytest), the distinct programs of a samples file
 built in batches and run, with the time of every request to the sandboxed runner added up by kind.
 
     python3 bench/breakdown.py bench/out/c1/samples.jsonl ../shared/datasets/humaneval-rust-164.jsonl
@@ -19,11 +19,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from pytest_heval.build import find_toolchain  # noqa: E402
-from pytest_heval.execute import Executor, Limits  # noqa: E402
-from pytest_heval.inputs import Inputs  # noqa: E402
-from pytest_heval.program import assemble  # noqa: E402
-from pytest_heval.sandbox import get_sandbox  # noqa: E402
+from pytest_heval import Grader, Inputs, Settings, sample_programs  # noqa: E402
 
 
 def kind_of(req, reply) -> str:
@@ -47,20 +43,18 @@ def main() -> int:
     ap.add_argument("--limit", type=int, default=0, help="at most this many distinct programs (0: all)")
     args = ap.parse_args()
 
-    tc = find_toolchain()
     inputs = Inputs([args.problems])
-    programs = {}
+    grader = Grader(Settings(sandbox=args.sandbox, timeout=args.timeout, batch=args.batch))
+    program_of = sample_programs(inputs, grader.settings, grader.toolchain)
+    first = {}  # one ref per distinct program: the engine's own in-run dedup is not what is measured here
     for s in inputs.load(args.samples).samples:
-        _, problem = inputs.get(args.samples, s.index)
-        p = assemble(problem, s.completion, None, tc.unsafe_attrs)
-        programs.setdefault(p.key, p)
-    progs = list(programs.values())[: args.limit or None]
+        ref = (os.path.abspath(args.samples), s.index)
+        first.setdefault(program_of(ref).key, ref)
+    refs = list(first.values())[: args.limit or None]
 
-    ex = Executor(tc, get_sandbox(args.sandbox), Limits(timeout=args.timeout))
-    ex.start()
     count: collections.Counter = collections.Counter()
     spent: collections.Counter = collections.Counter()
-    request = ex.request
+    request = grader.client.request
 
     def timed(req):
         t0 = time.monotonic()
@@ -70,19 +64,14 @@ def main() -> int:
         spent[k] += time.monotonic() - t0
         return reply
 
-    ex.request = timed
+    grader.client.request = timed
     verdicts: collections.Counter = collections.Counter()
     t0 = time.monotonic()
-    try:
-        for i in range(0, len(progs), args.batch):
-            group = progs[i:i + args.batch]
-            built = ex.build(group)
-            for p in group:
-                verdicts[ex.run_built(p, built[p.key])["error_type"] or "passed"] += 1
-    finally:
-        wall = time.monotonic() - t0
-        ex.close()
-    n = len(progs)
+    with grader:
+        for _ref, v in grader.grade(refs, program_of, workers=0):  # batches of exactly --batch
+            verdicts[v["error_type"] or "passed"] += 1
+    wall = time.monotonic() - t0
+    n = len(refs)
     print(f"{n} distinct programs, batch {args.batch}, {args.sandbox}, run timeout {args.timeout:g} s: "
           f"{wall:.1f} s, {wall / n * 1000:.1f} ms per program")
     for k, _ in spent.most_common():

@@ -19,12 +19,12 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from pytest_heval.build import find_toolchain  # noqa: E402
-from pytest_heval.execute import Executor, Limits  # noqa: E402
+from pytest_heval.sandbox import RunnerClient  # noqa: E402
+from pytest_heval.toolchain import find_toolchain  # noqa: E402
 from pytest_heval.sandbox import get_sandbox  # noqa: E402
 
 
-def per_start_ms(ex: Executor, n: int) -> float:
+def per_start_ms(ex: RunnerClient, n: int) -> float:
     req = {"argv": ["/bin/true"], "cwd": "/", "timeout": 5, "mem_mb": 4096, "cpu_s": 12, "fsize_mb": 512,
            "nproc": 512, "nofile": 1024, "uid": ex.uid}
     t0 = time.monotonic()
@@ -40,7 +40,7 @@ def main() -> int:
     ap.add_argument("--n", type=int, default=500)
     ap.add_argument("--rounds", type=int, default=3)
     args = ap.parse_args()
-    ex = Executor(find_toolchain(), get_sandbox(args.sandbox), Limits())
+    ex = RunnerClient(find_toolchain(), get_sandbox(args.sandbox))
     ex.start()
     helper = os.path.join(ex.root, "heval-spawn")
     if not os.path.exists(helper):

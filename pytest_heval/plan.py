@@ -17,14 +17,17 @@ DEFAULT_BATCH = 96
 
 
 def batch_size(distinct: int, batch: int, workers: int) -> int:
-    """Batches of ``batch`` programs, smaller when there are too few to keep every worker busy."""
+    """Batches of ``batch`` programs, smaller when there are too few to keep every worker busy (four batches per
+    worker at least; ``workers`` 0: never smaller)."""
     if batch <= 1:
         return 1
     return max(1, min(batch, math.ceil(distinct / max(1, 4 * workers))))
 
 
 class Plan:
-    def __init__(self, refs: Sequence[Tuple[Ref, Hashable]], batch: int = DEFAULT_BATCH, workers: int = 1):
+    """``refs``: (sample ref, program key) pairs in input order; ``size``: distinct programs per batch."""
+
+    def __init__(self, refs: Sequence[Tuple[Ref, Hashable]], size: int = DEFAULT_BATCH):
         self.key_of: Dict[Ref, Hashable] = {}
         self.scope_of_key: Dict[Hashable, int] = {}
         self.keys_of_scope: Dict[int, List[Hashable]] = {}
@@ -32,7 +35,7 @@ class Plan:
         for ref, key in refs:
             self.key_of[ref] = key
             self.first_ref.setdefault(key, ref)
-        size = batch_size(len(self.first_ref), batch, workers)
+        size = max(1, size)
         for i, key in enumerate(self.first_ref):  # dicts keep first-occurrence order
             scope = i // size
             self.scope_of_key[key] = scope
@@ -41,6 +44,10 @@ class Plan:
 
     def scope(self, ref: Ref) -> int:
         return self.scope_of_key[self.key_of[ref]]
+
+    @property
+    def distinct(self) -> int:
+        return len(self.first_ref)
 
     @property
     def duplicates(self) -> int:

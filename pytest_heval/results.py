@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 from typing import Any, Dict, IO, List, Optional
 
 import orjson
+
+from .fsutil import atomic_write
 
 # fields the harness adds to each input row
 RESULT_FIELDS = ("sample_index", "passed", "result", "error_type", "compile_ok", "duration_s", "stdout", "stderr")
@@ -68,63 +69,17 @@ class ResultsWriter:
             self._f.close()
             self._f = None
         if self.error is None:
-            tmp = self.path + ".tmp"
             try:
-                with open(tmp, "wb") as f:
-                    for r in ordered:
-                        f.write(orjson.dumps(r) + b"\n")
-                os.replace(tmp, self.path)
+                atomic_write(self.path, (orjson.dumps(r) + b"\n" for r in ordered))
             except OSError as e:
                 self.error = f"cannot rewrite {self.path} in input order: {e.strerror or e} (streamed rows kept)"
-                try:
-                    os.unlink(tmp)
-                except OSError:
-                    pass
         return ordered
 
 
 def write_metrics(path: str, metrics: Dict[str, Any]) -> Optional[str]:
-    tmp = path + ".tmp"
+    """Write the metrics file; the error message when it cannot be written, else None."""
     try:
-        with open(tmp, "wb") as f:
-            f.write(orjson.dumps(metrics, option=orjson.OPT_INDENT_2) + b"\n")
-        os.replace(tmp, path)
+        atomic_write(path, orjson.dumps(metrics, option=orjson.OPT_INDENT_2) + b"\n")
     except OSError as e:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
         return f"cannot write {path}: {e.strerror or e}"
     return None
-
-
-class VerdictCache:
-    """Verdicts kept across runs (``--heval-cache DIR``): one small JSON file per program, keyed by the
-    program's hash and everything else that decides its verdict (rustc, flags, sandbox, limits)."""
-
-    def __init__(self, directory: str, salt: str):
-        self.directory = directory
-        self.salt = salt
-        os.makedirs(directory, exist_ok=True)
-
-    def _path(self, key: str) -> str:
-        h = hashlib.sha256((self.salt + "\0" + key).encode()).hexdigest()
-        return os.path.join(self.directory, h[:2], h + ".json")
-
-    def get(self, key: str) -> Optional[Dict[str, Any]]:
-        try:
-            with open(self._path(key), "rb") as f:
-                return orjson.loads(f.read())
-        except (OSError, orjson.JSONDecodeError):
-            return None
-
-    def put(self, key: str, verdict: Dict[str, Any]) -> None:
-        path = self._path(key)
-        try:
-            os.makedirs(os.path.dirname(path), exist_ok=True)
-            tmp = f"{path}.{os.getpid()}.tmp"
-            with open(tmp, "wb") as f:
-                f.write(orjson.dumps(verdict))
-            os.replace(tmp, path)
-        except OSError:
-            pass  # a cache that cannot be written only costs time

@@ -1,0 +1,165 @@
+"""Building programs: many samples per rustc, split when a build fails, each failure confirmed alone.
+
+Batchable programs of one edition become modules of one crate (``#[path = "s0007.rs"] mod s0007;``), built by
+one ``rustc --test``; each sample's tests then run from that binary, filtered to its module. A batch that fails to
+build is split with rustc's JSON diagnostics (each error names its file); a sample is only called a compile error
+after it failed alone, and its stderr is that of its own build.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import shutil
+from typing import Any, Dict, List, Optional
+
+import orjson
+
+from .program import Program, exit_guard
+from .sandbox import RunnerClient
+from .settings import Limits
+from .verdict import Verdict, classify_compile
+
+
+@dataclasses.dataclass(frozen=True)
+class Build:
+    """The outcome of building one program: a binary to run (``exe``, with the libtest ``filter`` of its module in a
+    batch) in a sealed build dir, or the ``verdict`` of a build that failed."""
+
+    exe: Optional[str] = None
+    filter: Optional[str] = None  # "s0007::" in a batch crate, None when built alone
+    dir: Optional[str] = None
+    compile_s: float = 0.0  # this program's share of the build's time
+    shared: int = 1  # how many programs the build held
+    verdict: Optional[Verdict] = None
+
+    @property
+    def ok(self) -> bool:
+        return self.verdict is None
+
+
+class Builder:
+    def __init__(self, client: RunnerClient, limits: Limits):
+        self.client = client
+        self.limits = limits
+        self.batch_builds = 0  # rustc runs over a batch crate (succeeded or not)
+        self.alone_builds = 0  # rustc runs over one program
+
+    def build(self, programs: List[Program]) -> Dict[str, Build]:
+        """Build programs, batching the batchable ones into one crate per edition: program key -> Build."""
+        out: Dict[str, Build] = {}
+        alone: List[Program] = []
+        groups: Dict[str, List[Program]] = {}
+        for p in programs:
+            if p.batchable and len(programs) > 1:
+                groups.setdefault(p.edition, []).append(p)
+            else:
+                alone.append(p)
+        for edition, group in groups.items():
+            if len(group) == 1:
+                alone.extend(group)
+                continue
+            alone.extend(self._build_batch(group, edition, out))
+        for p in alone:
+            out[p.key] = self._build_alone(p)
+        return out
+
+    def _compile(self, *args, **kw) -> Dict[str, Any]:
+        return self.client.compile(self.limits, *args, **kw)
+
+    def _build_alone(self, p: Program, check_first: bool = False) -> Build:
+        """Build one program alone. ``check_first``: it is expected to fail (it failed in a batch), so type-check
+        it first (``--emit=metadata``, about half a build): a failure there is its verdict."""
+        self.alone_builds += 1
+        d = self.client.new_dir()
+        src = os.path.join(d, "main.rs")
+        with open(src, "w", encoding="utf-8", errors="surrogatepass") as f:
+            f.write(p.source)
+        exe = os.path.join(d, "main")
+        c = None
+        if check_first:
+            c = self._compile(src, os.path.join(d, "check.rmeta"), p.style, p.edition, d, extra=["--emit=metadata"])
+            if c.get("rc") == 0 and not c.get("timed_out"):
+                c = None  # it type-checks alone: build it for real
+        if c is None:
+            c = self._compile(src, exe, p.style, p.edition, d)
+        v = classify_compile(c)
+        if v is not None:
+            v["compile_s"] = round(c.get("duration", 0.0), 4)
+            shutil.rmtree(d, ignore_errors=True)
+            return Build(verdict=v)
+        self.client.seal(d)
+        return Build(exe=exe, dir=d, compile_s=c.get("duration", 0.0))
+
+    def _write_batch(self, programs: List[Program]) -> tuple:
+        d = self.client.new_dir()
+        names = {}
+        root = [exit_guard(self.client.toolchain.unsafe_attrs)]
+        for i, p in enumerate(programs):
+            name = f"s{i:04d}"
+            names[name] = p
+            with open(os.path.join(d, name + ".rs"), "w", encoding="utf-8", errors="surrogatepass") as f:
+                f.write(p.body)
+            root.append(f'#[path = "{name}.rs"] mod {name};')
+        src = os.path.join(d, "root.rs")
+        with open(src, "w") as f:
+            f.write("\n".join(root) + "\n")
+        return d, src, names
+
+    def _build_batch(self, group: List[Program], edition: str, out: Dict[str, Build]) -> List[Program]:
+        """Build ``group`` as one crate; returns the programs that must be built alone.
+
+        A failed build stops after type-checking, so it costs about what a check would; its JSON diagnostics name
+        each error's file. The blamed samples are confirmed alone (their own verdict, their own stderr) and the
+        rest is built again.
+        """
+        pending = list(group)
+        for _round in range(8):  # each parse error costs a (short) round of its own
+            if len(pending) < 2:
+                return pending
+            self.batch_builds += 1
+            d, src, names = self._write_batch(pending)
+            exe = os.path.join(d, "batch")
+            c = self._compile(src, exe, "libtest", edition, d, extra=["--error-format=json"], full_stderr=True)
+            if c.get("rc") == 0 and not c.get("timed_out"):
+                self.client.seal(d)
+                share = c.get("duration", 0.0) / len(pending)
+                for name, p in names.items():
+                    out[p.key] = Build(exe=exe, filter=name + "::", dir=d, compile_s=share, shared=len(pending))
+                return []
+            shutil.rmtree(d, ignore_errors=True)
+            if c.get("timed_out") or c.get("error") or c.get("signal"):
+                return pending  # one of them hangs rustc (or the toolchain broke): judge each alone
+            bad = {n for n in error_files(c.get("stderr", "")) if n in names}
+            if not bad:
+                return pending  # errors that name no sample (at link time, say): build each alone
+            pending = [p for n, p in names.items() if n not in bad]
+            for n in sorted(bad):
+                out[names[n].key] = self._build_alone(names[n], check_first=True)
+        return pending
+
+
+def error_files(stderr: str) -> set:
+    """Sample module names (``s0003``) that rustc's JSON diagnostics blame for errors."""
+    names = set()
+    for line in stderr.splitlines():
+        if not line.startswith("{"):
+            continue
+        try:
+            d = orjson.loads(line)
+        except orjson.JSONDecodeError:
+            continue
+        if d.get("level") not in ("error", "error: internal compiler error"):
+            continue
+        stack = [d]
+        while stack:
+            x = stack.pop()
+            for span in x.get("spans") or ():
+                sp = span
+                while sp:  # the span, then the spans of the macro expansions it came from
+                    base = os.path.basename(sp.get("file_name", ""))
+                    if base.endswith(".rs") and base[:-3] != "root":
+                        names.add(base[:-3])
+                    sp = (sp.get("expansion") or {}).get("span")
+            stack.extend(x.get("children") or ())
+    return names

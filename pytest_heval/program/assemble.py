@@ -1,0 +1,62 @@
+"""Assembling the Rust program for one sample: head + completion + "\\n" + test, hardened, with the exit guard."""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import hashlib
+import re
+from typing import Tuple
+
+from ..inputs.problems import Problem
+from .guard import MAIN_WRAPPER, PROOF, USER_MAIN, exit_guard
+from .harden import expected_tests, harden_test
+
+SEPARATOR = "\nconst _: () = ();\n"
+
+
+# What changes meaning when a sample becomes a module of a shared crate (see performance notes):
+# crate-relative paths, crate attributes, exported symbols/macros, file-relative macros, out-of-line modules.
+_NOT_BATCHABLE = re.compile(
+    r"crate::|\$crate|#!\s*\[|no_mangle|export_name|link_section|macro_export|module_path!|file!|"
+    r"\bmod\s+\w+\s*;|extern\s+crate|#\s*\[\s*path\b|\bsuper::|__heval"
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class Program:
+    source: str  # the whole program, exit guard included: what a standalone build compiles
+    style: str  # "libtest" | "main"
+    edition: str
+    expected_tests: Tuple[str, ...]
+    body: str = ""  # the program without the exit guard: what becomes one module of a batch crate
+    batchable: bool = False
+    proof: bool = True  # the exit guard prints an end-of-run proof (x86_64 Linux)
+
+    @functools.cached_property
+    def key(self) -> str:
+        """Content hash: identical programs (same source, style, edition) share one build and one run."""
+        h = hashlib.sha256()
+        for part in (self.style, self.edition, self.source):
+            h.update(part.encode("utf-8", "surrogatepass"))
+            h.update(b"\0")
+        return h.hexdigest()
+
+
+def assemble(problem: Problem, completion: str, edition: str | None = None, unsafe_attrs: bool = True) -> Program:
+    style = problem.style
+    # SEPARATOR takes any attribute the completion leaves dangling (`#[cfg(any())]`), which would
+    # otherwise land on the problem's test module and remove it
+    # (main style needs none: its test text starts by closing the completion's function, and a
+    # separator there would end the completion's tail expression)
+    sep = SEPARATOR if style == "libtest" else "\n"
+    test = harden_test(problem.test)
+    wrapped = style == "main" and len(USER_MAIN.findall(test)) == 1
+    if wrapped:
+        test = USER_MAIN.sub("fn __heval_user_main() {", test) + MAIN_WRAPPER
+    body = problem.head + completion + sep + test + "\n"
+    source = body + exit_guard(unsafe_attrs, main_style=wrapped)
+    # the test text is the dataset's (its `use super::*` is fine inside a module); check the rest
+    batchable = style == "libtest" and not _NOT_BATCHABLE.search(problem.head + completion)
+    return Program(source, style, edition or problem.edition,
+                   expected_tests(problem.test) if style == "libtest" else (), body, batchable, PROOF)

@@ -1,0 +1,1 @@
+"""Reports: the terminal summary (:mod:`.terminal`) and JUnit XML properties (:mod:`.junit`)."""

@@ -1,0 +1,125 @@
+"""The one table of grading settings: option and ini names, defaults, help, the limits a run applies, and what
+goes into the verdict cache's fingerprint and the metrics file's metadata.
+
+Each field of :class:`Settings` is a setting: ``--heval-<name>`` on the command line, ``heval_<name>`` in the ini
+file (the command line wins), its default, its help. The pytest layer builds its options from this table; the
+engine takes a :class:`Settings` and nothing else from the outside world.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+from typing import Any, Callable, Dict, List, Optional, Tuple
+
+import orjson
+
+from . import __version__
+from .errors import HevalError
+from .metrics import parse_ks
+from .plan import DEFAULT_BATCH
+from .toolchain import Toolchain, flags_description
+
+SANDBOX_KINDS = ("auto", "firejail", "bwrap", "none")
+
+
+class SettingsError(HevalError):
+    """A setting's value is not valid (the message names the option)."""
+
+
+def _setting(default: Any, help: str, *, type: Callable = str, choices: Optional[Tuple[str, ...]] = None) -> Any:
+    """A field of :class:`Settings`: its default, its help, the type its string value is parsed with."""
+    return dataclasses.field(default=default, metadata={"help": help, "type": type, "choices": choices})
+
+
+@dataclasses.dataclass(frozen=True)
+class Limits:
+    """What a build or a test run may use (the sandboxed runner applies them per process)."""
+
+    timeout: float = 10.0  # seconds for the test run
+    compile_timeout: float = 30.0
+    memory_mb: int = 4096  # address space per process
+    output_limit: int = 8 * 1024 * 1024  # bytes of stdout+stderr before the run is killed
+    tail: int = 4096  # characters of stdout/stderr kept in results
+    nproc: int = 512  # processes+threads of the sample's uid
+    fsize_mb: int = 512  # largest file a sample may write
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    sandbox: str = _setting("auto", "sandbox: auto (firejail, else bwrap), firejail, bwrap or none",
+                            choices=SANDBOX_KINDS)
+    timeout: float = _setting(10.0, "seconds a sample's tests may run", type=float)
+    compile_timeout: float = _setting(30.0, "seconds a sample may take to compile", type=float)
+    memory: int = _setting(4096, "MiB of address space per process", type=int)
+    output_limit: float = _setting(8.0, "MiB of stdout+stderr before a run is killed", type=float)
+    k: str = _setting("1,10,100", "the k of pass@k, comma-separated")
+    edition: Optional[str] = _setting(None, "Rust edition for every problem (default: the problem's own)")
+    results: Optional[str] = _setting(None, "directory for the results/metrics files (default: next to the samples)")
+    batch: int = _setting(DEFAULT_BATCH, "distinct programs compiled per rustc (1: one sample per rustc)", type=int)
+    cache: Optional[str] = _setting(None, "directory of a verdict cache kept across runs (default: none)")
+
+    @classmethod
+    def table(cls) -> List[dataclasses.Field]:
+        return list(dataclasses.fields(cls))
+
+    @staticmethod
+    def option(name: str) -> str:
+        return "--heval-" + name.replace("_", "-")
+
+    @classmethod
+    def from_values(cls, lookup: Callable[[str], Any]) -> "Settings":
+        """Settings from raw values (strings from a command line or an ini file; None: not given)."""
+        values = {}
+        for f in cls.table():
+            raw = lookup(f.name)
+            if raw is None or raw == "":
+                continue
+            typ = f.metadata["type"]
+            try:
+                value = typ(raw)
+            except (TypeError, ValueError):
+                raise SettingsError(f"{cls.option(f.name)}: {raw!r} is not a valid {typ.__name__}") from None
+            choices = f.metadata["choices"]
+            if choices and value not in choices:
+                raise SettingsError(f"{cls.option(f.name)}: {raw!r} is not one of {', '.join(choices)}")
+            values[f.name] = value
+        s = cls(**values)
+        s.check()
+        return s
+
+    def check(self) -> None:
+        for name in ("timeout", "compile_timeout", "memory", "output_limit", "batch"):
+            if not getattr(self, name) > 0:
+                raise SettingsError(f"{self.option(name)}: must be > 0, got {getattr(self, name)!r}")
+        self.ks  # noqa: B018 -- validates --heval-k
+
+    @property
+    def ks(self) -> List[int]:
+        try:
+            return parse_ks(self.k)
+        except ValueError as e:
+            raise SettingsError(str(e)) from None
+
+    @property
+    def limits(self) -> Limits:
+        return Limits(timeout=self.timeout, compile_timeout=self.compile_timeout, memory_mb=self.memory,
+                      output_limit=int(self.output_limit * 1024 * 1024))
+
+    def grading(self, toolchain: Toolchain, sandbox_kind: str) -> Dict[str, Any]:
+        """Everything that decides a verdict besides the program: recorded in the metrics file, hashed into the
+        verdict cache's fingerprint (``sandbox_kind``: the sandbox actually used, ``auto`` resolved)."""
+        lim = self.limits
+        return {
+            "rustc": toolchain.version,
+            "rustc_flags": flags_description(),
+            "sandbox": sandbox_kind,
+            "limits": {"timeout_s": lim.timeout, "compile_timeout_s": lim.compile_timeout,
+                       "memory_mib": lim.memory_mb, "output_limit_bytes": lim.output_limit},
+            "edition_override": self.edition,
+            "plugin_version": __version__,
+        }
+
+    def fingerprint(self, toolchain: Toolchain, sandbox_kind: str) -> str:
+        data = orjson.dumps(self.grading(toolchain, sandbox_kind), option=orjson.OPT_SORT_KEYS)
+        return hashlib.sha256(data).hexdigest()

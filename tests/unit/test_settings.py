@@ -1,0 +1,58 @@
+"""The settings table: one source for options, ini keys, defaults, limits, the cache fingerprint and metadata."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from pytest_heval.settings import Limits, Settings, SettingsError
+from pytest_heval.toolchain import Toolchain
+
+TC = Toolchain("/x/rustc", "/x", "rustc 1.95.0 (abc 2026-04-14)", "x86_64-unknown-linux-gnu", ())
+
+
+def test_defaults_and_option_names():
+    s = Settings()
+    assert (s.sandbox, s.timeout, s.compile_timeout, s.memory, s.batch, s.ks) == ("auto", 10.0, 30.0, 4096, 96,
+                                                                                  [1, 10, 100])
+    assert Settings.option("compile_timeout") == "--heval-compile-timeout"
+    assert [f.name for f in Settings.table()][:3] == ["sandbox", "timeout", "compile_timeout"]
+    assert all(f.metadata["help"] for f in Settings.table())
+
+
+def test_from_values_parses_strings_and_ignores_unset():
+    raw = {"timeout": "2.5", "memory": "1024", "k": "1,5", "edition": "", "batch": None}
+    s = Settings.from_values(raw.get)
+    assert (s.timeout, s.memory, s.ks, s.edition, s.batch) == (2.5, 1024, [1, 5], None, 96)
+    assert s.limits == Limits(timeout=2.5, compile_timeout=30.0, memory_mb=1024, output_limit=8 * 1024 * 1024)
+
+
+@pytest.mark.parametrize("raw,message", [
+    ({"timeout": "soon"}, "--heval-timeout: 'soon' is not a valid float"),
+    ({"timeout": "0"}, "--heval-timeout: must be > 0"),
+    ({"batch": "-3"}, "--heval-batch: must be > 0"),
+    ({"sandbox": "docker"}, "--heval-sandbox: 'docker' is not one of auto, firejail, bwrap, none"),
+    ({"k": "1,x"}, "--heval-k: 'x' is not a positive integer"),
+])
+def test_bad_values_name_the_option(raw, message):
+    with pytest.raises(SettingsError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        Settings.from_values(raw.get)
+
+
+def test_fingerprint_follows_what_decides_a_verdict():
+    base = Settings()
+    fp = base.fingerprint(TC, "firejail")
+    assert fp == Settings().fingerprint(TC, "firejail")
+    assert fp != base.fingerprint(TC, "bwrap")
+    assert fp != dataclasses.replace(base, timeout=5.0).fingerprint(TC, "firejail")
+    assert fp != base.fingerprint(dataclasses.replace(TC, version="rustc 1.96.0"), "firejail")
+    # settings that cannot change a verdict do not change it
+    assert fp == dataclasses.replace(base, batch=8, k="1", results="/tmp/x").fingerprint(TC, "firejail")
+
+
+def test_grading_metadata_is_what_the_metrics_file_records():
+    g = Settings(timeout=3.0).grading(TC, "bwrap")
+    assert g["sandbox"] == "bwrap" and g["rustc"] == TC.version
+    assert g["limits"] == {"timeout_s": 3.0, "compile_timeout_s": 30.0, "memory_mib": 4096,
+                           "output_limit_bytes": 8 * 1024 * 1024}
