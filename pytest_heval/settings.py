@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, FrozenSet, List, Optional, Tuple
 
 import orjson
 
 from . import __version__
 from .errors import HevalError
+from .features import FEATURES
 from .metrics import parse_ks
 from .plan import DEFAULT_BATCH
 from .toolchain import Toolchain, flags_description
@@ -58,6 +59,8 @@ class Settings:
     results: Optional[str] = _setting(None, "directory for the results/metrics files (default: next to the samples)")
     batch: int = _setting(DEFAULT_BATCH, "distinct programs compiled per rustc (1: one sample per rustc)", type=int)
     cache: Optional[str] = _setting(None, "directory of a verdict cache kept across runs (default: none)")
+    deny: Optional[str] = _setting(None, "comma-separated features (" + ",".join(FEATURES) + ") whose samples "
+                                   "fail as error type policy, before anything is built (default: none)")
 
     @classmethod
     def table(cls) -> List[dataclasses.Field]:
@@ -93,6 +96,17 @@ class Settings:
             if not getattr(self, name) > 0:
                 raise SettingsError(f"{self.option(name)}: must be > 0, got {getattr(self, name)!r}")
         self.ks  # noqa: B018 -- validates --heval-k
+        self.denied  # noqa: B018 -- validates --heval-deny
+
+    @property
+    def denied(self) -> FrozenSet[str]:
+        """The features of ``--heval-deny``."""
+        names = frozenset(x.strip() for x in (self.deny or "").split(",") if x.strip())
+        unknown = sorted(names - set(FEATURES))
+        if unknown:
+            raise SettingsError(f"{self.option('deny')}: unknown feature(s) {', '.join(unknown)}; "
+                                f"known: {', '.join(FEATURES)}")
+        return names
 
     @property
     def ks(self) -> List[int]:
@@ -117,6 +131,7 @@ class Settings:
             "limits": {"timeout_s": lim.timeout, "compile_timeout_s": lim.compile_timeout,
                        "memory_mib": lim.memory_mb, "output_limit_bytes": lim.output_limit},
             "edition_override": self.edition,
+            "deny": sorted(self.denied),
             "plugin_version": __version__,
         }
 

@@ -28,6 +28,9 @@ def summary_lines(path: str, metrics: Dict[str, Any], results_path: str, expecte
                  f"   compiled: {metrics['compiled']}")
     counts = metrics.get("error_counts", {})
     lines.append("  outcomes: " + ", ".join(f"{k}={v}" for k, v in counts.items()))
+    feats = metrics.get("feature_counts")
+    if feats:
+        lines.append("  features (samples): " + ", ".join(f"{k}={v}" for k, v in feats.items()))
     if metrics.get("infra_errors"):
         lines.append(f"  WARNING: {metrics['infra_errors']} infra_error sample(s): the harness failed, not the model; "
                      "they are excluded from pass@k and compile_rate")

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import read_jsonl
+from tests.helpers import read_jsonl
 from pytest_heval.features import FEATURES, batch_refusal, batchable, features, fenced_code
 from pytest_heval.lexer import lex, tokens
 
