@@ -5,10 +5,7 @@ from __future__ import annotations
 
 import gzip
 import json
-import os
 import re
-import shutil
-import subprocess
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -399,198 +396,6 @@ def test_regex_misses_what_the_allow_list_refuses():
         assert not batchable(REFUSED[case]), case
 
 
-RUSTC = shutil.which("rustc")
-
-
-@pytest.mark.skipif(RUSTC is None, reason="rustc is needed to check the cases are real Rust")
-def test_cases_are_real_rust(tmp_path):
-    """The honest cases compile as modules of one crate (what a batch is), and the sibling-module attack
-    really does spoil a sibling under libtest's substring filter: the cases above test something real."""
-    root = []
-    for i, (name, code) in enumerate(sorted(HONEST.items())):
-        (tmp_path / f"h{i}.rs").write_text(code + "\nconst _: () = ();\n")
-        root.append(f'#[path = "h{i}.rs"] #[allow(dead_code, unused)] mod h{i};')
-    (tmp_path / "root.rs").write_text("\n".join(root) + "\n")
-    r = subprocess.run([RUSTC, "--edition=2021", "--crate-type=lib", "--emit=metadata", "-A", "warnings",
-                        "-o", str(tmp_path / "libh.rmeta"), str(tmp_path / "root.rs")],
-                       capture_output=True, text=True, timeout=120)
-    assert r.returncode == 0, r.stderr
-
-    honest = "pub fn add(a: i32, b: i32) -> i32 { a + b }\n#[cfg(test)] mod tests { use super::*; " \
-             "#[test] fn test_add() { assert_eq!(add(2, 3), 5); } }\n"
-    (tmp_path / "s0000.rs").write_text(honest)
-    (tmp_path / "s0001.rs").write_text(SIBLING_MODULES)
-    (tmp_path / "batch.rs").write_text('#[path = "s0000.rs"] mod s0000;\n#[path = "s0001.rs"] mod s0001;\n')
-    exe = tmp_path / "batch"
-    r = subprocess.run([RUSTC, "--edition=2021", "--test", "-A", "warnings", "-o", str(exe),
-                        str(tmp_path / "batch.rs")], capture_output=True, text=True, timeout=120)
-    assert r.returncode == 0, r.stderr
-    run = subprocess.run([str(exe), "s0000::", "--test-threads=1"], capture_output=True, text=True, timeout=60,
-                         cwd=tmp_path)
-    assert "s0000::tests::test_add ... ok" in run.stdout
-    assert "s0001::s0000::spoiled ... FAILED" in run.stdout  # the attack works on a substring filter
-    assert batchable(honest.split("#[cfg(test)]")[0]) and not batchable(SIBLING_MODULES)
-
-
-# A proc macro sees rustc's own tokens: `dump!{N; ...}` prints each leaf token's kind and line/column span.
-DUMP_MACRO = r"""
-extern crate proc_macro;
-use proc_macro::{Delimiter, Span, TokenStream, TokenTree};
-use std::fmt::Write;
-
-fn put(out: &mut String, kind: &str, s: Span) {
-    writeln!(out, "{} {} {} {} {}", kind, s.start().line(), s.start().column(), s.end().line(), s.end().column()).unwrap();
-}
-
-fn walk(ts: TokenStream, out: &mut String) {
-    for tt in ts {
-        match tt {
-            TokenTree::Group(g) => {
-                let d = g.delimiter() != Delimiter::None;
-                if d { put(out, "punct", g.span_open()); }
-                walk(g.stream(), out);
-                if d { put(out, "punct", g.span_close()); }
-            }
-            TokenTree::Ident(i) => put(out, "ident", i.span()),
-            TokenTree::Punct(p) => put(out, "punct", p.span()),
-            TokenTree::Literal(l) => put(out, "lit", l.span()),
-        }
-    }
-}
-
-// dump!{ N ; tokens... } prints "@@ N" then one line per leaf token: kind and its span's line/column range
-#[proc_macro]
-pub fn dump(input: TokenStream) -> TokenStream {
-    let mut it = input.into_iter();
-    let id = it.next().map(|t| t.to_string()).unwrap_or_default();
-    it.next();
-    let mut s = format!("@@ {}\n", id);
-    walk(it.collect(), &mut s);
-    eprint!("{}", s);
-    TokenStream::new()
-}
-"""
-
-# every kind of token, with the cases a tokenizer gets wrong (lifetime vs char, raw strings with `#` inside...)
-TRICKY = r"""
-fn f<'a, 'b: 'a>(x: &'a str, _y: &'b [u8]) -> (char, u8, &'static str) {
-    let _raw = r#"a "quoted" # str"#; let _r2 = r##"x"#y"##; let _r0 = r"\d+";
-    let _b = b"bytes\x00\"" ; let _br = br#"raw"bytes"#; let _c = c"cstr"; let _cr = cr##"c"#s"##;
-    let _ch = ('a', '\'', '\\', '\n', '\u{1F600}', 'é', b'x', b'\'');
-    let _n = (1u8, 0x1F_u32, 0b1010_i64, 0o17, 1.0e-3f64, 1e10, 2., 3.5E+2_f32, 1_000, 0usize);
-    let _t = (1, 2).0; let _u = ((1, 2), 3).0.1; let _range = 1..2; let _ri = 1..=2; let _m = 1.max(2);
-    /* block /* nested */ comment */ // line
-    /// doc
-    let r#type = r#match(); let naïve = 1;
-    let _ops = (1 << 2 >> 1, 1 != 2, 1 <= 2, true && false || true, !false);
-    let mut z = 0; z += 1; z -= 1; z *= 2; z /= 2; z %= 3; z ^= 1; z &= 1; z |= 1; z <<= 1; z >>= 1;
-    let _cl = |q: i32| -> i32 { q }; let _p = std::mem::size_of::<Vec<Vec<i32>>>();
-    'outer: loop { break 'outer; }
-    let _s = "multi
-line \
- string"; let _e = "";
-    macro_rules! m { ($($t:tt)*) => { $($t)* }; }
-    #[allow(unused)] let _h = x.len() as u8 + _y[0]; let _q = Some(1)?;
-    let _x = 'r#raw_life; let _g = &mut *Box::new(1); let _at = match 1 { n @ 1..=9 => n, _ => 0 };
-    ('c', 1, "s")
-}
-/*! inner block doc */
-//! inner line doc
-/** outer block doc */
-/**/ /***/ //// not doc
-"""
-
-
-def rustc_view(text: str, inner_doc_hash: bool = True):
-    """What rustc's token stream looks like for our tokens: (kind, line, column, end line, end column), the
-    text starting on line 2 (a proc macro splits operators into characters, gives a lifetime a `'` and an ident
-    with the lifetime's span, and turns a doc comment into `#[doc = "..."]` with the comment's span)."""
-    pos, line, col = [], 2, 1
-    for ch in text:
-        pos.append((line, col))
-        line, col = (line + 1, 1) if ch == "\n" else (line, col + 1)
-    pos.append((line, col))
-    out = []
-
-    def add(kind, s, e):
-        out.append((kind,) + pos[s] + pos[e])
-    for t in lex(text):
-        s, e = t.start, t.end
-        if t.kind in ("whitespace", "comment"):
-            continue
-        if t.kind == "doc_comment":
-            for kind in ["punct"] * (2 if t.inner else 1) + ["punct", "ident", "punct", "lit", "punct"]:
-                add(kind, s, e)
-        elif t.kind in ("ident", "keyword", "raw_ident"):
-            add("ident", s, e)
-        elif t.kind == "lifetime":
-            add("punct", s, e)
-            add("ident", s, e)
-        elif t.kind == "punct":
-            for j in range(len(t.text)):
-                add("punct", s + j, s + j + 1)
-        else:
-            add("error" if t.kind == "error" else "lit", s, e)
-    return out
-
-
-def balanced(text: str) -> bool:
-    stack = []
-    for t in tokens(text):
-        if t.kind == "error":
-            return False
-        if t.kind == "punct" and t.text in "([{":
-            stack.append(t.text)
-        elif t.kind == "punct" and t.text in ")]}":
-            if not stack or "([{"[")]}".index(t.text)] != stack.pop():
-                return False
-    return not stack
-
-
-def dataset_programs(datasets):
-    """Whole programs (prompt + solution + test) of every dataset, and every chat answer's code."""
-    for name, r in dataset_rows(datasets):
-        head = r.get("declaration", r.get("prompt", ""))
-        if "tests" in r:  # MultiPL-E style
-            yield r["prompt"] + r["tests"]
-            if "gpt_solution" in r:
-                yield fenced_code(r["gpt_solution"])
-            continue
-        for field in ("canonical_solution", "buggy_solution"):
-            if field in r:
-                yield head + r[field] + "\n" + r["test"]
-
-
-@pytest.mark.skipif(RUSTC is None, reason="rustc is the reference")
-def test_lexer_agrees_with_rustc(tmp_path, datasets):
-    """Token for token, our lexer finds what rustc finds (kind and span) on every whole program of the
-    datasets whose delimiters balance (what a macro can take) and on a text of tricky cases."""
-    r = subprocess.run([RUSTC, "--edition=2021", "--crate-type=proc-macro", "-o", str(tmp_path / "libdump.so"),
-                        "-"], input=DUMP_MACRO, capture_output=True, text=True, timeout=120)
-    assert r.returncode == 0, r.stderr
-    programs = [TRICKY] + [p for p in dataset_programs(datasets) if balanced(p)]
-    assert len(programs) > 900
-    root = ["#[macro_use] extern crate dump;"]
-    for i, p in enumerate(programs):
-        (tmp_path / f"p{i}.rs").write_text(f"dump!{{{i};\n{p}\n}}\n", encoding="utf-8")
-        root.append(f'#[path = "p{i}.rs"] mod p{i};')
-    (tmp_path / "root.rs").write_text("\n".join(root) + "\n")
-    r = subprocess.run([RUSTC, "--edition=2021", "--crate-type=lib", "--emit=metadata", "-A", "warnings",
-                        "--extern", f"dump={tmp_path / 'libdump.so'}", "-o", str(tmp_path / "x.rmeta"),
-                        str(tmp_path / "root.rs")], capture_output=True, text=True, timeout=300)
-    assert r.returncode == 0, r.stderr[-3000:]
-    seen, cur = {}, None
-    for line in r.stderr.splitlines():
-        parts = line.split()
-        if parts[:1] == ["@@"]:
-            cur = seen[int(parts[1])] = []
-        elif cur is not None and len(parts) == 5 and parts[0] in ("ident", "punct", "lit"):
-            cur.append((parts[0],) + tuple(int(x) for x in parts[1:]))
-    assert len(seen) == len(programs)
-    differ = [i for i, p in enumerate(programs) if rustc_view(p) != seen[i]]
-    assert differ == [], [programs[i][:200] for i in differ[:3]]
-
-
 # -------------------------------------------------------------------------------------- real completions
 
 
@@ -617,3 +422,83 @@ def test_real_completions_still_batch(datasets):
             assert len(refused) <= 2 and all(why in ("keyword mod", "keyword extern") for _, why in refused), refused
         else:
             assert refused == [] and regex == len(pairs), name
+
+
+# -------------------------------------------------------------------------------------------------- wiring
+
+from pytest_heval.inputs.problems import Problem  # noqa: E402
+from pytest_heval.metrics import compute  # noqa: E402
+from pytest_heval.program import assemble  # noqa: E402
+from pytest_heval.program.testnames import test_paths as paths_of_tests  # noqa: E402
+from pytest_heval.report.terminal import summary_lines  # noqa: E402
+from pytest_heval.settings import Settings, SettingsError  # noqa: E402
+from pytest_heval.toolchain import Toolchain  # noqa: E402
+from pytest_heval.verdict import ERROR_TYPES, policy_verdict  # noqa: E402
+
+ADD = Problem("A/0", "fn add(a: i32, b: i32) -> i32 {\n",
+              "#[cfg(test)]\nmod tests {\n    use super::*;\n    #[test]\n    fn test_add() { assert_eq!(add(2, 3), 5); }\n}\n",
+              "2021", "humaneval", "test")
+
+
+@pytest.mark.parametrize("test, expected", [
+    (ADD.test, ("tests::test_add",)),
+    ("#[test]\nfn top() {}\n", ("top",)),
+    ("mod a { mod b { #[test] #[should_panic] pub fn deep() {} } #[test] fn up() {} }\n#[test] fn root() {}",
+     ("a::b::deep", "a::up", "root")),
+    ("mod t {\n    // #[test] fn in_comment() {}\n    const S: &str = \"#[test] fn in_string() {}\";\n"
+     "    #[test]\n    /// doc\n    async fn real() {}\n    fn helper() {}\n}", ("t::real",)),
+    ("#[cfg(test)] mod tests { fn not_a_test() {} }", ()),
+])
+def test_test_paths(test, expected):
+    assert paths_of_tests(test) == expected
+
+
+def test_test_paths_name_the_datasets_tests(datasets):
+    """The full paths end with the names the regex-based expected_tests finds, on every dataset's test text."""
+    from pytest_heval.program.harden import expected_tests
+    seen = 0
+    for _name, r in dataset_rows(datasets):
+        if "test" in r:
+            paths = paths_of_tests(r["test"])
+            assert tuple(p.rsplit("::", 1)[-1] for p in paths) == expected_tests(r["test"]), r.get("task_id")
+            seen += bool(paths)
+    assert seen > 600
+
+
+def test_program_batchable_and_features_come_from_the_tokens():
+    right = assemble(ADD, "    a + b\n}\n")
+    assert right.batchable and right.features == frozenset() and right.test_paths == ("tests::test_add",)
+    sneaky = assemble(ADD, '    a + b\n}\nconst S: &str = include_str!("s0000.rs");\n')
+    assert not sneaky.batchable and sneaky.features == {"include"}
+    words = assemble(ADD, '    let unsafe_count = "mod x; include!()"; a + b // unsafe\n}\n')
+    assert words.batchable and words.features == frozenset()
+    main = Problem("M/0", "fn add(a: i32, b: i32) -> i32 {\n", "}\nfn main() { assert_eq!(add(1, 2), 3); }\n",
+                   "2015", "multipl-e", "tests")
+    assert not assemble(main, "    a + b\n").batchable  # main style is never batched
+
+
+def test_deny_setting():
+    s = Settings.from_values({"deny": "unsafe, asm"}.get)
+    assert s.denied == {"unsafe", "asm"} and Settings().denied == frozenset()
+    with pytest.raises(SettingsError, match="--heval-deny: unknown feature"):
+        Settings.from_values({"deny": "unsafe,nonsense"}.get)
+    assert Settings.option("deny") == "--heval-deny"
+    tc = Toolchain("/x/rustc", "/x", "rustc 1.95.0 (abc 2026-04-14)", "x86_64-unknown-linux-gnu", ())
+    assert s.grading(tc, "bwrap")["deny"] == ["asm", "unsafe"]  # recorded in the metrics, part of the fingerprint
+    assert s.fingerprint(tc, "bwrap") != Settings().fingerprint(tc, "bwrap")
+
+
+def test_policy_verdict_and_feature_counts():
+    assert "policy" in ERROR_TYPES
+    v = policy_verdict({"unsafe", "asm"})
+    assert v["passed"] is False and v["error_type"] == "policy" and v["result"] == "failed: uses denied feature(s): asm, unsafe"
+    rows = [{"task_id": "A", "passed": True, "compile_ok": True, "error_type": None, "features": ["unsafe"]},
+            {"task_id": "A", "passed": False, "compile_ok": False, "error_type": "policy", "features": ["asm", "unsafe"]},
+            {"task_id": "A", "passed": False, "compile_ok": True, "error_type": "test_failure", "features": []},
+            {"task_id": "A", "passed": False, "compile_ok": False, "error_type": "infra_error"}]
+    m = compute(rows, [1])
+    assert m["feature_counts"] == {"asm": 1, "unsafe": 2}
+    assert m["error_counts"]["policy"] == 1 and m["judged"] == 3
+    lines = summary_lines("s.jsonl", m, "s.jsonl_results.jsonl", 4)
+    assert "  features (samples): asm=1, unsafe=2" in lines
+    assert not any("features" in ln for ln in summary_lines("s", compute(rows[2:], [1]), "r", 2))
