@@ -30,7 +30,7 @@ from .program.forms import Formed, form_for
 from .sandbox import RunnerClient, RunnerError, Sandbox, get_sandbox
 from .settings import Limits, Settings
 from .toolchain import Toolchain, find_toolchain
-from .verdict import Verdict, classify_run, infra_verdict
+from .verdict import Verdict, classify_run, infra_verdict, policy_verdict
 
 ProgramOf = Callable[[Ref], Program]
 
@@ -121,9 +121,17 @@ class Grader:
 
     # ---- one sample ----------------------------------------------------------------------
     def verdict(self, ref: Ref) -> Verdict:
-        """The verdict of one planned sample: its batch is built on first use, a duplicate reuses its twin's verdict."""
+        """The verdict of one planned sample: its batch is built on first use, a duplicate reuses its twin's verdict.
+        Every verdict names the completion's ``features``; one that uses a denied feature is ``policy``, unbuilt."""
+        assert self._plan is not None and self._program_of is not None, "plan() first"
+        feats = self._program_of(ref).features
+        denied = feats & self.settings.denied
+        v = policy_verdict(denied) if denied else self._verdict(ref)
+        v["features"] = sorted(feats)
+        return v
+
+    def _verdict(self, ref: Ref) -> Verdict:
         plan, program_of = self._plan, self._program_of
-        assert plan is not None and program_of is not None, "plan() first"
         key = plan.key_of[ref]
         if key in self._verdicts:
             v = dict(self._verdicts[key])
@@ -158,10 +166,12 @@ class Grader:
         wanted = [k for k in plan.keys_of_scope[plan.scope_of_key[key]]
                   if k not in self._verdicts and k not in self._built
                   and (selected is None or k == key or plan.first_ref[k] in selected)]
+        programs = [program_of(plan.first_ref[k]) for k in wanted]
+        programs = [p for p in programs if p.key == key or not p.features & self.settings.denied]  # never built
         try:
-            built = self.builder.build([program_of(plan.first_ref[k]) for k in wanted])
+            built = self.builder.build(programs)
         except Exception as e:  # the sandbox or toolchain failed: the harness's fault
-            built = {k: Build(verdict=infra_verdict(f"build failed: {e}")) for k in wanted}
+            built = {p.key: Build(verdict=infra_verdict(f"build failed: {e}")) for p in programs}
         for b in built.values():
             if b.dir:
                 self._dir_refs[b.dir] = self._dir_refs.get(b.dir, 0) + 1
@@ -180,7 +190,11 @@ class Grader:
             return dict(b.verdict)
         argv = [b.exe]
         if p.style == "libtest":
-            argv += ([b.filter] if b.filter else []) + ["--test-threads=1", "--nocapture", "--color=never"]
+            if p.test_paths:  # exactly the problem's tests (under the sample's module in a batch), nothing else
+                argv += ["--exact"] + [(b.filter or "") + t for t in p.test_paths]
+            elif b.filter:
+                argv.append(b.filter)
+            argv += ["--test-threads=1", "--nocapture", "--color=never"]
         try:
             cwd = self.client.new_dir()  # its own clean, empty work dir, the only place it may write
             try:

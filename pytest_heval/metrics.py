@@ -47,11 +47,13 @@ def compute(rows: Iterable[Dict[str, Any]], ks: Sequence[int]) -> Dict[str, Any]
     """
     per_task: Dict[str, List[int]] = defaultdict(lambda: [0, 0])
     errors: Counter = Counter()
+    feature_counts: Counter = Counter()  # samples per feature (escape hatches their completions use)
     n_rows = n_judged = n_compiled = n_passed = 0
     for r in rows:
         n_rows += 1
         et = r.get("error_type")
         errors[et or "passed"] += 1
+        feature_counts.update(r.get("features") or ())
         if et == "infra_error":
             continue
         n_judged += 1
@@ -81,6 +83,7 @@ def compute(rows: Iterable[Dict[str, Any]], ks: Sequence[int]) -> Dict[str, Any]
         "problems": len(per_task),
         "samples_per_problem": {"min": min(ns), "max": max(ns)} if ns else None,
         "error_counts": dict(sorted(errors.items())),
+        "feature_counts": dict(sorted(feature_counts.items())),
     }
 
 

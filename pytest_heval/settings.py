@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, FrozenSet, List, Optional, Tuple
 
 import orjson
 
 from . import __version__
 from .crates import crates_identity
 from .errors import HevalError
+from .features import FEATURES
 from .metrics import parse_ks
 from .plan import DEFAULT_BATCH
 from .toolchain import Toolchain, flags_description
@@ -67,6 +68,8 @@ class Settings:
     completion_form: str = _setting("auto", "auto: recognise each answer's form (a continuation, a full function, "
                                     "a markdown fence, its own main or tests...) and grade it as meant; raw: prompt + "
                                     "completion + test exactly as given", choices=COMPLETION_FORMS)
+    deny: Optional[str] = _setting(None, "comma-separated features (" + ",".join(FEATURES) + ") whose samples "
+                                   "fail as error type policy, before anything is built (default: none)")
 
     @classmethod
     def table(cls) -> List[dataclasses.Field]:
@@ -102,6 +105,17 @@ class Settings:
             if not getattr(self, name) > 0:
                 raise SettingsError(f"{self.option(name)}: must be > 0, got {getattr(self, name)!r}")
         self.ks  # noqa: B018 -- validates --heval-k
+        self.denied  # noqa: B018 -- validates --heval-deny
+
+    @property
+    def denied(self) -> FrozenSet[str]:
+        """The features of ``--heval-deny``."""
+        names = frozenset(x.strip() for x in (self.deny or "").split(",") if x.strip())
+        unknown = sorted(names - set(FEATURES))
+        if unknown:
+            raise SettingsError(f"{self.option('deny')}: unknown feature(s) {', '.join(unknown)}; "
+                                f"known: {', '.join(FEATURES)}")
+        return names
 
     @property
     def ks(self) -> List[int]:
@@ -128,6 +142,7 @@ class Settings:
             "edition_override": self.edition,
             # the crates programs may name (None: none can be built here): their versions decide those verdicts
             "crates": crates_identity(toolchain.rustc, self.crates),
+            "deny": sorted(self.denied),
             "plugin_version": __version__,
         }
 

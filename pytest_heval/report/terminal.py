@@ -31,6 +31,9 @@ def summary_lines(metrics: Dict[str, Any], write_error: Optional[str] = None) ->
     forms = m.get("completion_forms")
     if forms:
         lines.append(f"  completion forms ({m.get('completion_form')}): " + ", ".join(f"{k}={v}" for k, v in forms.items()))
+    feats = m.get("feature_counts")
+    if feats:
+        lines.append("  features (samples): " + ", ".join(f"{k}={v}" for k, v in feats.items()))
     if m.get("infra_errors"):
         lines.append(f"  WARNING: {m['infra_errors']} infra_error sample(s): the harness failed, not the model; "
                      "they are excluded from pass@k and compile_rate")
