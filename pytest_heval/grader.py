@@ -22,6 +22,7 @@ from typing import Callable, Dict, Iterable, Iterator, List, Optional, Sequence,
 from .batch import Build, Builder
 from .cache import VerdictCache
 from .inputs import Inputs
+from .lint import Lint, Linter
 from .plan import Plan, Ref, batch_size
 from .program import END_TAG, Program, assemble
 from .sandbox import RunnerClient, RunnerError, Sandbox, get_sandbox
@@ -55,12 +56,14 @@ class Grader:
         self.sandbox = sandbox or get_sandbox(settings.sandbox)
         self.client = RunnerClient(self.toolchain, self.sandbox, worker, base_dir)  # the jail starts on first use
         self.builder = Builder(self.client, settings.limits)
+        self.linter = Linter(self.client, settings.limits, settings.clippy_argv) if settings.clippy else None
         self.cache = (VerdictCache(settings.cache, settings.fingerprint(self.toolchain, self.sandbox.kind))
                       if settings.cache else None)
         self._plan: Optional[Plan] = None
         self._program_of: Optional[ProgramOf] = None
         self._selected: Optional[Set[Ref]] = None
         self._built: Dict[str, Build] = {}  # program key -> build not yet run
+        self._lints: Dict[str, Lint] = {}  # program key -> clippy's findings, for a build not yet run
         self._verdicts: Dict[str, Verdict] = {}  # program key -> verdict: duplicates reuse it
         self._dir_refs: Dict[str, int] = {}  # build dir -> samples still to run from it
 
@@ -71,6 +74,8 @@ class Grader:
     @limits.setter
     def limits(self, value: Limits) -> None:
         self.builder.limits = value
+        if self.linter is not None:
+            self.linter.limits = value
         self._verdicts.clear()
 
     def __enter__(self) -> "Grader":
@@ -82,6 +87,7 @@ class Grader:
     def close(self) -> None:
         self.client.close()
         self._built.clear()
+        self._lints.clear()
         self._dir_refs.clear()
 
     # ---- what to grade -------------------------------------------------------------------
@@ -132,6 +138,9 @@ class Grader:
         except Exception as e:  # never let one sample break the run: the harness's fault, said so
             v = infra_verdict(f"{type(e).__name__}: {e}")
         self._release(b)
+        lint = self._lints.pop(key, None)
+        if lint is not None and v.get("compile_ok"):
+            v.update(lint.fields())
         v["duration_s"] = round(time.monotonic() - t0 + v.get("compile_s", 0.0) * (b.shared > 1), 4)
         if v.get("error_type") != "infra_error":
             self._verdicts[key] = v
@@ -145,10 +154,17 @@ class Grader:
         wanted = [k for k in plan.keys_of_scope[plan.scope_of_key[key]]
                   if k not in self._verdicts and k not in self._built
                   and (selected is None or k == key or plan.first_ref[k] in selected)]
+        programs = [program_of(plan.first_ref[k]) for k in wanted]
         try:
-            built = self.builder.build([program_of(plan.first_ref[k]) for k in wanted])
+            built = self.builder.build(programs)
         except Exception as e:  # the sandbox or toolchain failed: the harness's fault
             built = {k: Build(verdict=infra_verdict(f"build failed: {e}")) for k in wanted}
+        if self.linter is not None:
+            try:
+                self._lints.update(self.linter.lint(programs, built))
+            except Exception as e:  # the harness's fault: clippy cannot judge them, the verdicts stand
+                self._lints.update({k: Lint(None, error=f"clippy failed: {type(e).__name__}: {e}")
+                                    for k, b in built.items() if b.ok})
         for b in built.values():
             if b.dir:
                 self._dir_refs[b.dir] = self._dir_refs.get(b.dir, 0) + 1
@@ -166,6 +182,11 @@ class Grader:
         if not b.ok:
             return dict(b.verdict)
         argv = [b.exe]
+        # a binary of its own tells its size; a batch binary's size is every module's (and libtest's) together
+        try:
+            size = os.path.getsize(b.exe) if b.shared == 1 else None
+        except OSError:
+            size = None
         if p.style == "libtest":
             argv += ([b.filter] if b.filter else []) + ["--test-threads=1", "--nocapture", "--color=never"]
         try:
@@ -181,4 +202,5 @@ class Grader:
         v = classify_run(r, p)
         v["run_s"] = round(r.get("duration", 0.0), 4)
         v["compile_s"] = round(b.compile_s, 4)
+        v["binary_size_bytes"] = size
         return v

@@ -8,6 +8,7 @@ from typing import Any, Dict, IO, List, Optional
 import orjson
 
 from .fsutil import atomic_write
+from .quality import quality_fields
 
 # fields the harness adds to each input row
 RESULT_FIELDS = ("sample_index", "passed", "result", "error_type", "compile_ok", "duration_s", "stdout", "stderr")
@@ -24,6 +25,7 @@ def result_row(row: Dict[str, Any], index: int, v: Dict[str, Any]) -> Dict[str, 
     out["sample_index"] = index
     for key in RESULT_FIELDS[1:]:
         out[key] = v.get(key, "" if key in ("stdout", "stderr") else None)
+    out.update(quality_fields(v, row.get("completion")))
     for key, value in v.items():
         if key not in out:
             out[key] = value

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import shlex
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import orjson
@@ -30,6 +31,22 @@ class SettingsError(HevalError):
 def _setting(default: Any, help: str, *, type: Callable = str, choices: Optional[Tuple[str, ...]] = None) -> Any:
     """A field of :class:`Settings`: its default, its help, the type its string value is parsed with."""
     return dataclasses.field(default=default, metadata={"help": help, "type": type, "choices": choices})
+
+
+def flag(value: Any) -> bool:
+    """An on/off setting: a bare ``--heval-<name>`` on the command line, ``true``/``false`` (1/0, yes/no, on/off) in
+    the ini file."""
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(value)
+
+
+flag.__name__ = "boolean"  # as the error message names the type
 
 
 @dataclasses.dataclass(frozen=True)
@@ -58,6 +75,9 @@ class Settings:
     results: Optional[str] = _setting(None, "directory for the results/metrics files (default: next to the samples)")
     batch: int = _setting(DEFAULT_BATCH, "distinct programs compiled per rustc (1: one sample per rustc)", type=int)
     cache: Optional[str] = _setting(None, "directory of a verdict cache kept across runs (default: none)")
+    clippy: bool = _setting(False, "also lint every sample that compiled with the toolchain's clippy-driver "
+                                   "(clippy_ok, clippy_lints, clippy_pass_rate)", type=flag)
+    clippy_args: str = _setting("-D warnings", "lint levels given to clippy-driver (write --heval-clippy-args='...')")
 
     @classmethod
     def table(cls) -> List[dataclasses.Field]:
@@ -93,6 +113,14 @@ class Settings:
             if not getattr(self, name) > 0:
                 raise SettingsError(f"{self.option(name)}: must be > 0, got {getattr(self, name)!r}")
         self.ks  # noqa: B018 -- validates --heval-k
+        self.clippy_argv  # noqa: B018 -- validates --heval-clippy-args
+
+    @property
+    def clippy_argv(self) -> List[str]:
+        try:
+            return shlex.split(self.clippy_args)
+        except ValueError as e:
+            raise SettingsError(f"{self.option('clippy_args')}: {self.clippy_args!r}: {e}") from None
 
     @property
     def ks(self) -> List[int]:
@@ -117,6 +145,7 @@ class Settings:
             "limits": {"timeout_s": lim.timeout, "compile_timeout_s": lim.compile_timeout,
                        "memory_mib": lim.memory_mb, "output_limit_bytes": lim.output_limit},
             "edition_override": self.edition,
+            "clippy_args": self.clippy_argv if self.clippy else None,
             "plugin_version": __version__,
         }
 

@@ -32,6 +32,9 @@ class Program:
     body: str = ""  # the program without the exit guard: what becomes one module of a batch crate
     batchable: bool = False
     proof: bool = True  # the exit guard prints an end-of-run proof (x86_64 Linux)
+    # where the completion lies in ``body`` (and ``source``, which starts with it): character offsets [start, end),
+    # so that a lint is blamed on the completion only when it lies there, never for the prompt's or the test's text
+    completion_span: Tuple[int, int] = (0, 0)
 
     @functools.cached_property
     def key(self) -> str:
@@ -59,4 +62,5 @@ def assemble(problem: Problem, completion: str, edition: str | None = None, unsa
     # the test text is the dataset's (its `use super::*` is fine inside a module); check the rest
     batchable = style == "libtest" and not _NOT_BATCHABLE.search(problem.head + completion)
     return Program(source, style, edition or problem.edition,
-                   expected_tests(problem.test) if style == "libtest" else (), body, batchable, PROOF)
+                   expected_tests(problem.test) if style == "libtest" else (), body, batchable, PROOF,
+                   (len(problem.head), len(problem.head) + len(completion)))
