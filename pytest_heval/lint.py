@@ -166,7 +166,7 @@ class Linter:
             else:
                 alone.extend(group)
         for p in alone:
-            out[p.key] = self._lint_alone(p)
+            out[p.key] = self.lint_alone(p)
         return out
 
     def _run(self, d: str, src: str, style: str, edition: str) -> dict:
@@ -186,7 +186,8 @@ class Linter:
                 ranges[name] = byte_span(p.body, p.completion_span)
                 with open(os.path.join(d, name + ".rs"), "w", encoding="utf-8", errors="surrogatepass") as f:
                     f.write(p.body)
-                root.append(f'#[path = "{name}.rs"] mod {name};')
+                # `pub`: as at the root of a crate of its own, its `pub` items are reachable (not dead code)
+                root.append(f'#[path = "{name}.rs"] pub mod {name};')
             src = os.path.join(d, "root.rs")
             with open(src, "w") as f:
                 f.write("\n".join(root) + "\n")
@@ -203,7 +204,8 @@ class Linter:
             out[p.key] = judge(found.get(name, []), share)
         return []
 
-    def _lint_alone(self, p: Program) -> Lint:
+    def lint_alone(self, p: Program) -> Lint:
+        """clippy-driver over one program (the whole of it, exit guard included), the way a standalone build is."""
         self.alone_runs += 1
         d = self.client.new_dir()
         try:

@@ -28,6 +28,17 @@ def summary_lines(path: str, metrics: Dict[str, Any], results_path: str, expecte
                  f"   compiled: {metrics['compiled']}")
     counts = metrics.get("error_counts", {})
     lines.append("  outcomes: " + ", ".join(f"{k}={v}" for k, v in counts.items()))
+    if metrics.get("clippy_checked"):
+        top = ", ".join(f"{k}={v}" for k, v in metrics.get("clippy_lint_counts", {}).items())
+        lines.append(f"  clippy_pass_rate: {fmt_metric(metrics.get('clippy_pass_rate'))} "
+                     f"(of {metrics['clippy_checked']} compiled)   top lints: {top or 'none'}")
+    if "main_free_rate" in metrics:
+        size = metrics.get("avg_binary_size_bytes")
+        lines.append(f"  main_free_rate: {fmt_metric(metrics.get('main_free_rate'))}"
+                     f"   avg_compile_time_ms: {fmt_metric(metrics.get('avg_compile_time_ms'))}"
+                     f"   avg_binary_size_bytes: {fmt_metric(size)}"
+                     + (f" (of {metrics.get('binary_size_samples')} built alone)" if size is not None else
+                        " (no binary of its own: batched)"))
     if metrics.get("infra_errors"):
         lines.append(f"  WARNING: {metrics['infra_errors']} infra_error sample(s): the harness failed, not the model; "
                      "they are excluded from pass@k and compile_rate")
