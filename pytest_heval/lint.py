@@ -77,14 +77,10 @@ class Lint:
 
 
 def byte_span(text: str, span: Tuple[int, int]) -> Tuple[int, int]:
-    """A character range of a source file as the byte range rustc reports (rustc drops a leading BOM and reads
-    CRLF as LF before it counts)."""
-    def offset(i: int) -> int:
-        prefix = text[:i]
-        if prefix.startswith("\ufeff"):
-            prefix = prefix[1:]
-        return len(prefix.replace("\r\n", "\n").encode("utf-8", "surrogatepass"))
-    return offset(span[0]), offset(span[1])
+    """A character range of a source file as the byte range rustc reports (offsets in the file's bytes as written:
+    a BOM and CRs count)."""
+    start = len(text[:span[0]].encode("utf-8", "surrogatepass"))
+    return start, start + len(text[span[0]:span[1]].encode("utf-8", "surrogatepass"))
 
 
 def _places(span: dict):

@@ -33,10 +33,10 @@ def summary_lines(path: str, metrics: Dict[str, Any], results_path: str, expecte
         lines.append(f"  clippy_pass_rate: {fmt_metric(metrics.get('clippy_pass_rate'))} "
                      f"(of {metrics['clippy_checked']} compiled)   top lints: {top or 'none'}")
     if "main_free_rate" in metrics:
-        size = metrics.get("avg_binary_size_bytes")
+        size, ms = metrics.get("avg_binary_size_bytes"), metrics.get("avg_compile_time_ms")
         lines.append(f"  main_free_rate: {fmt_metric(metrics.get('main_free_rate'))}"
-                     f"   avg_compile_time_ms: {fmt_metric(metrics.get('avg_compile_time_ms'))}"
-                     f"   avg_binary_size_bytes: {fmt_metric(size)}"
+                     f"   avg_compile_time_ms: {'n/a' if ms is None else f'{ms:.1f}'}"
+                     f"   avg_binary_size_bytes: {'n/a' if size is None else f'{size:.1f}'}"
                      + (f" (of {metrics.get('binary_size_samples')} built alone)" if size is not None else
                         " (no binary of its own: batched)"))
     if metrics.get("infra_errors"):

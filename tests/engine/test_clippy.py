@@ -42,9 +42,10 @@ def test_batched_clippy_equals_clippy_alone_on_humaneval_164(linting, datasets):
 
 
 # A problem whose own text is full of lints: a `&Vec` parameter in the prompt (clippy::ptr_arg), a needless
-# `return` and `x == true` comparisons in the tests. None of them is the completion's.
+# `return` and `x == true` comparisons in the tests. None of them is the completion's. Its prompt's non-ASCII text
+# and CRLF line ends move byte offsets away from character offsets.
 LINTY = Problem(
-    "Linty/0", "fn total(v: &Vec<i32>) -> i32 {\n",
+    "Linty/0", "/// Sums → all the ünits\r\nfn total(v: &Vec<i32>) -> i32 {\r\n",
     "#[cfg(test)]\nmod tests {\n    use super::*;\n    fn helper() -> i32 {\n        return 3;\n    }\n"
     "    #[test]\n    fn t() {\n        let mut unused = 1;\n        assert_eq!(total(&vec![1, 2]) == helper(), true);\n"
     "    }\n}\n", "2021", "humaneval", "test")
