@@ -23,6 +23,7 @@ import orjson
 from .batch import Build
 from .errors import SetupError
 from .program import Program
+from .quality import main_free
 from .sandbox import RunnerClient
 from .settings import Limits
 from .toolchain import Toolchain
@@ -144,14 +145,15 @@ class Linter:
         self.alone_runs = 0  # clippy-driver runs over one program
 
     def lint(self, programs: Sequence[Program], builds: Dict[str, Build]) -> Dict[str, Lint]:
-        """program key -> Lint, for each program whose build succeeded."""
+        """program key -> Lint, for each program whose build succeeded. A completion with a ``fn main`` of its own is
+        linted alone: at the root of a crate ``main`` is the entry point (never dead code), in a module it is not."""
         batches: Dict[str, List[Program]] = {}
         alone: List[Program] = []
         for p in programs:
             b = builds.get(p.key)
             if b is None or not b.ok:
                 continue
-            if b.filter:  # a module of a batch crate: linted with the rest of its crate
+            if b.filter and main_free(p.body[slice(*p.completion_span)]):  # linted with the rest of its crate
                 batches.setdefault(b.dir, []).append(p)
             else:
                 alone.append(p)

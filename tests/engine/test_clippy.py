@@ -52,14 +52,18 @@ LINTY = Problem(
 CLEAN = "    v.iter().sum()\n}\n"
 NEEDLESS_RETURN = "    let s: i32 = v.iter().sum();\n    return s;\n}\n"
 HELPER_WITH_LINT = "    v.iter().sum()\n}\n\nfn unused_helper(x: i32) -> i32 {\n    x\n}\n"
+# its own `main`: the entry point at a crate's root (used), a dead function in a batch crate's module
+WITH_MAIN = "    v.iter().sum()\n}\n\nfn main() {\n    println!(\"{}\", total(&vec![1]));\n}\n"
 
 
 @pytest.mark.parametrize("batch", [None, 1], ids=["batched", "alone"])
 def test_only_the_completions_own_lints_count(linting, batch):
-    programs = [assemble(LINTY, c) for c in (CLEAN, NEEDLESS_RETURN, HELPER_WITH_LINT, CLEAN + "// twin\n")]
+    completions = (CLEAN, NEEDLESS_RETURN, HELPER_WITH_LINT, CLEAN + "// twin\n", WITH_MAIN)
+    programs = [assemble(LINTY, c) for c in completions]
     v = linting.grade_programs(programs, batch=batch)
-    assert [x["passed"] for x in v] == [True, True, True, True]
-    assert [x["clippy_ok"] for x in v] == [True, False, False, True]
+    assert [x["passed"] for x in v] == [True] * 5
+    assert [x["clippy_ok"] for x in v] == [True, False, False, True, True]
+    assert v[4]["clippy_lints"] == []
     assert v[0]["clippy_lints"] == [] and v[3]["clippy_lints"] == []  # the prompt's and the tests' lints are not theirs
     assert v[1]["clippy_lints"] == ["clippy::needless_return"]
     assert v[2]["clippy_lints"] == ["dead_code"]
