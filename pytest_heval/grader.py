@@ -3,9 +3,10 @@ through it.
 
 It plans which distinct programs are built together (:mod:`.plan`), builds a batch when one of its samples is
 first asked for (:mod:`.batch`) and, with ``--heval-clippy``, lints what built (:mod:`.lint`), runs each sample's
-tests as a process of its own in the sandbox (:mod:`.sandbox`), classifies the run (:mod:`.verdict`), gives a duplicate program its twin's verdict, keeps
-verdicts across runs when a cache is set (:mod:`.cache`), turns anything the harness fails at into an
-``infra_error`` verdict (never an exception), and removes each build dir once its last sample has run.
+tests as a process of its own in the sandbox (:mod:`.sandbox`), classifies the run (:mod:`.verdict`), gives a
+duplicate program its twin's verdict, keeps verdicts across runs when a cache is set (:mod:`.cache`), turns
+anything the harness fails at into an ``infra_error`` verdict (never an exception), and removes each build dir once
+its last sample has run.
 
     with Grader(settings) as g:
         for ref, verdict in g.grade(refs, program_of):
