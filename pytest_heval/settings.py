@@ -33,7 +33,7 @@ def _setting(default: Any, help: str, *, type: Callable = str, choices: Optional
     return dataclasses.field(default=default, metadata={"help": help, "type": type, "choices": choices})
 
 
-def flag(value: Any) -> bool:
+def boolean(value: Any) -> bool:
     """An on/off setting: a bare ``--heval-<name>`` on the command line, ``true``/``false`` (1/0, yes/no, on/off) in
     the ini file."""
     if isinstance(value, bool):
@@ -44,9 +44,6 @@ def flag(value: Any) -> bool:
     if text in ("0", "false", "no", "off"):
         return False
     raise ValueError(value)
-
-
-flag.__name__ = "boolean"  # as the error message names the type
 
 
 @dataclasses.dataclass(frozen=True)
@@ -76,7 +73,7 @@ class Settings:
     batch: int = _setting(DEFAULT_BATCH, "distinct programs compiled per rustc (1: one sample per rustc)", type=int)
     cache: Optional[str] = _setting(None, "directory of a verdict cache kept across runs (default: none)")
     clippy: bool = _setting(False, "also lint every sample that compiled with the toolchain's clippy-driver "
-                                   "(clippy_ok, clippy_lints, clippy_pass_rate)", type=flag)
+                                   "(clippy_ok, clippy_lints, clippy_pass_rate)", type=boolean)
     clippy_args: str = _setting("-D warnings", "lint levels given to clippy-driver (write --heval-clippy-args='...')")
 
     @classmethod

@@ -13,7 +13,7 @@ from ..errors import HevalError
 from ..inputs import Inputs, check_files_exist, samples_paths
 from ..sandbox import Sandbox, get_sandbox
 from ..lint import find_clippy
-from ..settings import Settings, flag
+from ..settings import Settings, boolean
 from ..toolchain import Toolchain, find_toolchain
 
 # metrics a --heval-fail-under threshold may name besides pass@k
@@ -33,7 +33,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         ini = "heval_" + f.name
         help_ = f.metadata["help"]
         # an on/off setting is a bare flag on the command line (its ini key takes true/false)
-        kw = dict(action="store_const", const="true") if f.metadata["type"] is flag else dict(
+        kw = dict(action="store_const", const="true") if f.metadata["type"] is boolean else dict(
             choices=f.metadata["choices"])
         g.addoption(Settings.option(f.name), dest=ini, default=None,
                     help=f"{help_} (ini: {ini}; default {f.default})", **kw)
