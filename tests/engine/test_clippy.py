@@ -18,11 +18,12 @@ def linting():
         yield g
 
 
-def test_batched_clippy_equals_clippy_alone_on_humaneval_164(linting, datasets):
+@pytest.mark.parametrize("dataset", ["humaneval-rust-164.jsonl", "humaneval-rust-sigil-180.jsonl"])
+def test_batched_clippy_equals_clippy_alone(linting, datasets, dataset):
     """The canonical solutions graded in batches give, sample by sample, the clippy_ok (and the lints) of
-    clippy-driver run alone on that sample's whole program."""
-    problems = load_problems([str(datasets / "humaneval-rust-164.jsonl")])
-    rows = read_jsonl(datasets / "humaneval-rust-164.jsonl")
+    clippy-driver run alone on that sample's whole program (editions 2021 and 2024)."""
+    problems = load_problems([str(datasets / dataset)])
+    rows = read_jsonl(datasets / dataset)
     programs = [assemble(problems[r["task_id"]], r["canonical_solution"]) for r in rows]
     batch_runs = linting.linter.batch_runs
     verdicts = linting.grade_programs(programs)
@@ -37,8 +38,9 @@ def test_batched_clippy_equals_clippy_alone_on_humaneval_164(linting, datasets):
             diff.append((r["task_id"], v["clippy_ok"], v["clippy_lints"], alone.ok, alone.lints))
     assert diff == []
     ok = [v["clippy_ok"] for v in verdicts if v["compile_ok"]]
-    assert len(ok) >= 140 and 0 < sum(ok) < len(ok)  # both outcomes occur (most canonical solutions `return`)
-    assert sum("clippy::needless_return" in v["clippy_lints"] for v in verdicts if v["compile_ok"]) >= 50
+    assert len(ok) >= 140 and 0 < sum(ok) < len(ok)  # both outcomes occur
+    if dataset == "humaneval-rust-164.jsonl":  # most of its canonical solutions end in a needless `return`
+        assert sum("clippy::needless_return" in v["clippy_lints"] for v in verdicts if v["compile_ok"]) >= 50
 
 
 # A problem whose own text is full of lints: a `&Vec` parameter in the prompt (clippy::ptr_arg), a needless
