@@ -2,10 +2,11 @@
 through it.
 
 It plans which distinct programs are built together (:mod:`.plan`), builds a batch when one of its samples is
-first asked for (:mod:`.batch`), runs each sample's tests as a process of its own in the sandbox
-(:mod:`.sandbox`), classifies the run (:mod:`.verdict`), gives a duplicate program its twin's verdict, keeps
-verdicts across runs when a cache is set (:mod:`.cache`), turns anything the harness fails at into an
-``infra_error`` verdict (never an exception), and removes each build dir once its last sample has run.
+first asked for (:mod:`.batch`) and, with ``--heval-clippy``, lints what built (:mod:`.lint`), runs each sample's
+tests as a process of its own in the sandbox (:mod:`.sandbox`), classifies the run (:mod:`.verdict`), gives a
+duplicate program its twin's verdict, keeps verdicts across runs when a cache is set (:mod:`.cache`), turns
+anything the harness fails at into an ``infra_error`` verdict (never an exception), and removes each build dir once
+its last sample has run.
 
     with Grader(settings) as g:
         for ref, verdict in g.grade(refs, program_of):
@@ -24,6 +25,7 @@ from .batch import Build, Builder
 from .cache import VerdictCache
 from .crates import Crates
 from .inputs import Inputs
+from .lint import Lint, Linter
 from .plan import Plan, Ref, batch_size
 from .program import END_TAG, Program, assemble
 from .program.forms import Formed, form_for
@@ -68,12 +70,14 @@ class Grader:
         self.sandbox = sandbox or get_sandbox(settings.sandbox)
         self.client = RunnerClient(self.toolchain, self.sandbox, worker, base_dir)  # the jail starts on first use
         self.builder = Builder(self.client, settings.limits, Crates(self.toolchain.rustc, settings.crates))
+        self.linter = Linter(self.client, settings.limits, settings.clippy_argv) if settings.clippy else None
         self.cache = (VerdictCache(settings.cache, settings.fingerprint(self.toolchain, self.sandbox.kind))
                       if settings.cache else None)
         self._plan: Optional[Plan] = None
         self._program_of: Optional[ProgramOf] = None
         self._selected: Optional[Set[Ref]] = None
         self._built: Dict[str, Build] = {}  # program key -> build not yet run
+        self._lints: Dict[str, Lint] = {}  # program key -> clippy's findings, for a build not yet run
         self._verdicts: Dict[str, Verdict] = {}  # program key -> verdict: duplicates reuse it
         self._dir_refs: Dict[str, int] = {}  # build dir -> samples still to run from it
 
@@ -84,6 +88,8 @@ class Grader:
     @limits.setter
     def limits(self, value: Limits) -> None:
         self.builder.limits = value
+        if self.linter is not None:
+            self.linter.limits = value
         self._verdicts.clear()
 
     def __enter__(self) -> "Grader":
@@ -95,6 +101,7 @@ class Grader:
     def close(self) -> None:
         self.client.close()
         self._built.clear()
+        self._lints.clear()
         self._dir_refs.clear()
 
     # ---- what to grade -------------------------------------------------------------------
@@ -153,6 +160,9 @@ class Grader:
         except Exception as e:  # never let one sample break the run: the harness's fault, said so
             v = infra_verdict(f"{type(e).__name__}: {e}")
         self._release(b)
+        lint = self._lints.pop(key, None)
+        if lint is not None and v.get("compile_ok"):
+            v.update(lint.fields())
         v["duration_s"] = round(time.monotonic() - t0 + v.get("compile_s", 0.0) * (b.shared > 1), 4)
         if v.get("error_type") != "infra_error":
             self._verdicts[key] = v
@@ -172,6 +182,12 @@ class Grader:
             built = self.builder.build(programs)
         except Exception as e:  # the sandbox or toolchain failed: the harness's fault
             built = {p.key: Build(verdict=infra_verdict(f"build failed: {e}")) for p in programs}
+        if self.linter is not None:
+            try:
+                self._lints.update(self.linter.lint(programs, built))
+            except Exception as e:  # the harness's fault: clippy cannot judge them, the verdicts stand
+                self._lints.update({k: Lint(None, error=f"clippy failed: {type(e).__name__}: {e}")
+                                    for k, b in built.items() if b.ok})
         for b in built.values():
             if b.dir:
                 self._dir_refs[b.dir] = self._dir_refs.get(b.dir, 0) + 1
@@ -189,6 +205,11 @@ class Grader:
         if not b.ok:
             return dict(b.verdict)
         argv = [b.exe]
+        # a binary of its own tells its size; a batch binary's size is every module's (and libtest's) together
+        try:
+            size = os.path.getsize(b.exe) if b.shared == 1 else None
+        except OSError:
+            size = None
         if p.style == "libtest":
             if p.test_paths:  # exactly the problem's tests (under the sample's module in a batch), nothing else
                 argv += ["--exact"] + [(b.filter or "") + t for t in p.test_paths]
@@ -208,4 +229,5 @@ class Grader:
         v = classify_run(r, p)
         v["run_s"] = round(r.get("duration", 0.0), 4)
         v["compile_s"] = round(b.compile_s, 4)
+        v["binary_size_bytes"] = size
         return v

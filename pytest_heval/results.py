@@ -9,6 +9,7 @@ from typing import IO, Any, Dict, Iterator, Optional, Sequence, Set, Tuple
 import orjson
 
 from .fsutil import atomic_write
+from .quality import quality_fields
 
 # fields the harness adds to each input row, every one in every row (null where it does not apply), with the value
 # a row has when its verdict does not say
@@ -31,6 +32,7 @@ def result_row(row: Dict[str, Any], index: int, v: Dict[str, Any]) -> Dict[str, 
     for key, default in RESULT_FIELDS.items():
         if key != "sample_index":
             out[key] = v.get(key, default)
+    out.update(quality_fields(v, row.get("completion")))
     for key, value in v.items():
         if key not in out:
             out[key] = value

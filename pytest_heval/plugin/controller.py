@@ -225,7 +225,9 @@ class Controller:
                       "samples_per_minute": round(rf.written / wall * 60, 1) if wall > 0 else None})
             m.update(cp.per_file[path])
             m["completion_form"] = o.settings.completion_form
-            m["completion_forms"] = dict(collections.Counter(r.get("completion_form") for r in rows_by_path[path]).most_common())
+            forms = collections.Counter(r.get("completion_form") for r in rows_by_path[path])
+            forms.pop(None, None)  # rows the harness failed to judge
+            m["completion_forms"] = dict(forms.most_common())
             self.metrics[path] = m
             err = write_metrics(output_paths(path, o.settings.results)[1], m)
             if err:

@@ -39,6 +39,9 @@ class Program:
     head: str = ""  # the problem's prompt/declaration (the trusted test text is not in head nor completion)
     completion: str = ""
     test_paths: Tuple[str, ...] = ()  # the problem's tests by full path ("tests::test_add"): what a run names
+    # where the completion lies in ``body`` (and ``source``, which starts with it): character offsets [start, end),
+    # so that a lint is blamed on the completion only when it lies there, never for the prompt's or the test's text
+    completion_span: Tuple[int, int] = (0, 0)
 
     @property
     def features(self) -> FrozenSet[str]:
@@ -86,4 +89,5 @@ def assemble(problem: Problem, completion: str, edition: str | None = None, unsa
     libtest = style == "libtest"
     return Program(source, style, edition or problem.edition, expected_tests(problem.test) if libtest else (), body,
                    PROOF, tuple(sorted(crates)), problem.head, completion,
-                   test_paths(problem.test) if libtest else ())
+                   test_paths(problem.test) if libtest else (),
+                   (len(problem.head), len(problem.head) + len(completion)))
