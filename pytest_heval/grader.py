@@ -14,7 +14,6 @@ verdicts across runs when a cache is set (:mod:`.cache`), turns anything the har
 
 from __future__ import annotations
 
-import os
 import shutil
 import time
 from typing import Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Set, Tuple
@@ -24,7 +23,7 @@ from .cache import VerdictCache
 from .crates import Crates
 from .inputs import Inputs
 from .plan import Plan, Ref, batch_size
-from .program import END_TAG, Program, assemble
+from .program import Program, assemble
 from .sandbox import RunnerClient, RunnerError, Sandbox, get_sandbox
 from .settings import Limits, Settings
 from .toolchain import Toolchain, find_toolchain
@@ -172,9 +171,7 @@ class Grader:
         try:
             cwd = self.client.new_dir()  # its own clean, empty work dir, the only place it may write
             try:
-                nonce = os.urandom(16).hex()
-                r = self.client.run(self.limits, argv, cwd, nonce, keep_prefix=("test ", END_TAG))
-                r["nonce"] = nonce
+                r = self.client.run(self.limits, argv, cwd, keep_prefix=("test ",))
             finally:
                 shutil.rmtree(cwd, ignore_errors=True)
         except (RunnerError, OSError) as e:

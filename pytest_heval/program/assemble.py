@@ -10,7 +10,7 @@ from typing import Tuple
 
 from ..crates import crates_used
 from ..inputs.problems import Problem
-from .guard import MAIN_WRAPPER, PROOF, USER_MAIN, exit_guard
+from .guard import PROOF, exit_guard
 from .harden import expected_tests, harden_test
 
 SEPARATOR = "\nconst _: () = ();\n"
@@ -32,7 +32,7 @@ class Program:
     expected_tests: Tuple[str, ...]
     body: str = ""  # the program without the exit guard: what becomes one module of a batch crate
     batchable: bool = False
-    proof: bool = True  # the exit guard prints an end-of-run proof (x86_64 Linux)
+    proof: bool = True  # the exit guard reports main's return on PROOF_FD (x86_64 Linux; linked with GUARD_FLAGS)
     crates: Tuple[str, ...] = ()  # the dataset crates it names (rand, regex, md5): built with --extern for them
 
     @functools.cached_property
@@ -58,11 +58,8 @@ def assemble(problem: Problem, completion: str, edition: str | None = None, unsa
     # separator there would end the completion's tail expression)
     sep = SEPARATOR if style == "libtest" else "\n"
     test = harden_test(problem.test)
-    wrapped = style == "main" and len(USER_MAIN.findall(test)) == 1
-    if wrapped:
-        test = USER_MAIN.sub("fn __heval_user_main() {", test) + MAIN_WRAPPER
     body = problem.head + completion + sep + test + "\n"
-    source = body + exit_guard(unsafe_attrs, main_style=wrapped)
+    source = body + exit_guard(unsafe_attrs)
     # the test text is the dataset's (its `use super::*` is fine inside a module); check the rest
     batchable = style == "libtest" and not _NOT_BATCHABLE.search(problem.head + completion)
     # scanned apart (the problem's parts once): a comment the completion leaves open may make this too wide,
