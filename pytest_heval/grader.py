@@ -2,10 +2,11 @@
 through it.
 
 It plans which distinct programs are built together (:mod:`.plan`), builds a batch when one of its samples is
-first asked for (:mod:`.batch`), runs each sample's tests as a process of its own in the sandbox
-(:mod:`.sandbox`), classifies the run (:mod:`.verdict`), gives a duplicate program its twin's verdict, keeps
-verdicts across runs when a cache is set (:mod:`.cache`), turns anything the harness fails at into an
-``infra_error`` verdict (never an exception), and removes each build dir once its last sample has run.
+first asked for (:mod:`.batch`) and, with ``--heval-clippy``, lints what built (:mod:`.lint`), runs each sample's
+tests as a process of its own in the sandbox (:mod:`.sandbox`), classifies the run (:mod:`.verdict`), gives a
+duplicate program its twin's verdict, keeps verdicts across runs when a cache is set (:mod:`.cache`), turns
+anything the harness fails at into an ``infra_error`` verdict (never an exception), and removes each build dir once
+its last sample has run.
 
     with Grader(settings) as g:
         for ref, verdict in g.grade(refs, program_of):
@@ -14,6 +15,8 @@ verdicts across runs when a cache is set (:mod:`.cache`), turns anything the har
 
 from __future__ import annotations
 
+import dataclasses
+import os
 import shutil
 import time
 from typing import Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Set, Tuple
@@ -22,21 +25,33 @@ from .batch import Build, Builder
 from .cache import VerdictCache
 from .crates import Crates
 from .inputs import Inputs
+from .lint import Lint, Linter
 from .plan import Plan, Ref, batch_size
 from .program import Program, assemble
+from .program.forms import Formed, form_for
 from .sandbox import RunnerClient, RunnerError, Sandbox, get_sandbox
 from .settings import Limits, Settings
 from .toolchain import Toolchain, find_toolchain
-from .verdict import Verdict, classify_run, infra_verdict
+from .verdict import Verdict, classify_run, infra_verdict, policy_verdict
 
 ProgramOf = Callable[[Ref], Program]
+
+
+def sample_form(inputs: Inputs, settings: Settings, ref: Ref) -> Formed:
+    """The completion form of a sample (``settings.completion_form``: auto or raw) and the head and completion
+    its program is built from."""
+    sample, problem = inputs.get(*ref)
+    return form_for(problem, sample.completion, settings.completion_form)
 
 
 def sample_programs(inputs: Inputs, settings: Settings, toolchain: Toolchain) -> ProgramOf:
     """The program of each sample of ``inputs`` (assembled when asked for, not kept)."""
     def program_of(ref: Ref) -> Program:
-        sample, problem = inputs.get(*ref)
-        return assemble(problem, sample.completion, settings.edition, toolchain.unsafe_attrs)
+        problem = inputs.get(*ref)[1]
+        formed = sample_form(inputs, settings, ref)
+        if formed.head != problem.head:
+            problem = dataclasses.replace(problem, head=formed.head)
+        return assemble(problem, formed.completion, settings.edition, toolchain.unsafe_attrs)
     return program_of
 
 
@@ -55,12 +70,14 @@ class Grader:
         self.sandbox = sandbox or get_sandbox(settings.sandbox)
         self.client = RunnerClient(self.toolchain, self.sandbox, worker, base_dir)  # the jail starts on first use
         self.builder = Builder(self.client, settings.limits, Crates(self.toolchain.rustc, settings.crates))
+        self.linter = Linter(self.client, settings.limits, settings.clippy_argv) if settings.clippy else None
         self.cache = (VerdictCache(settings.cache, settings.fingerprint(self.toolchain, self.sandbox.kind))
                       if settings.cache else None)
         self._plan: Optional[Plan] = None
         self._program_of: Optional[ProgramOf] = None
         self._selected: Optional[Set[Ref]] = None
         self._built: Dict[str, Build] = {}  # program key -> build not yet run
+        self._lints: Dict[str, Lint] = {}  # program key -> clippy's findings, for a build not yet run
         self._verdicts: Dict[str, Verdict] = {}  # program key -> verdict: duplicates reuse it
         self._dir_refs: Dict[str, int] = {}  # build dir -> samples still to run from it
 
@@ -71,6 +88,8 @@ class Grader:
     @limits.setter
     def limits(self, value: Limits) -> None:
         self.builder.limits = value
+        if self.linter is not None:
+            self.linter.limits = value
         self._verdicts.clear()
 
     def __enter__(self) -> "Grader":
@@ -82,6 +101,7 @@ class Grader:
     def close(self) -> None:
         self.client.close()
         self._built.clear()
+        self._lints.clear()
         self._dir_refs.clear()
 
     # ---- what to grade -------------------------------------------------------------------
@@ -108,9 +128,17 @@ class Grader:
 
     # ---- one sample ----------------------------------------------------------------------
     def verdict(self, ref: Ref) -> Verdict:
-        """The verdict of one planned sample: its batch is built on first use, a duplicate reuses its twin's verdict."""
+        """The verdict of one planned sample: its batch is built on first use, a duplicate reuses its twin's verdict.
+        Every verdict names the completion's ``features``; one that uses a denied feature is ``policy``, unbuilt."""
+        assert self._plan is not None and self._program_of is not None, "plan() first"
+        feats = self._program_of(ref).features
+        denied = feats & self.settings.denied
+        v = policy_verdict(denied) if denied else self._verdict(ref)
+        v["features"] = sorted(feats)
+        return v
+
+    def _verdict(self, ref: Ref) -> Verdict:
         plan, program_of = self._plan, self._program_of
-        assert plan is not None and program_of is not None, "plan() first"
         key = plan.key_of[ref]
         if key in self._verdicts:
             v = dict(self._verdicts[key])
@@ -132,6 +160,9 @@ class Grader:
         except Exception as e:  # never let one sample break the run: the harness's fault, said so
             v = infra_verdict(f"{type(e).__name__}: {e}")
         self._release(b)
+        lint = self._lints.pop(key, None)
+        if lint is not None and v.get("compile_ok"):
+            v.update(lint.fields())
         v["duration_s"] = round(time.monotonic() - t0 + v.get("compile_s", 0.0) * (b.shared > 1), 4)
         if v.get("error_type") != "infra_error":
             self._verdicts[key] = v
@@ -145,10 +176,18 @@ class Grader:
         wanted = [k for k in plan.keys_of_scope[plan.scope_of_key[key]]
                   if k not in self._verdicts and k not in self._built
                   and (selected is None or k == key or plan.first_ref[k] in selected)]
+        programs = [program_of(plan.first_ref[k]) for k in wanted]
+        programs = [p for p in programs if p.key == key or not p.features & self.settings.denied]  # never built
         try:
-            built = self.builder.build([program_of(plan.first_ref[k]) for k in wanted])
+            built = self.builder.build(programs)
         except Exception as e:  # the sandbox or toolchain failed: the harness's fault
-            built = {k: Build(verdict=infra_verdict(f"build failed: {e}")) for k in wanted}
+            built = {p.key: Build(verdict=infra_verdict(f"build failed: {e}")) for p in programs}
+        if self.linter is not None:
+            try:
+                self._lints.update(self.linter.lint(programs, built))
+            except Exception as e:  # the harness's fault: clippy cannot judge them, the verdicts stand
+                self._lints.update({k: Lint(None, error=f"clippy failed: {type(e).__name__}: {e}")
+                                    for k, b in built.items() if b.ok})
         for b in built.values():
             if b.dir:
                 self._dir_refs[b.dir] = self._dir_refs.get(b.dir, 0) + 1
@@ -166,8 +205,17 @@ class Grader:
         if not b.ok:
             return dict(b.verdict)
         argv = [b.exe]
+        # a binary of its own tells its size; a batch binary's size is every module's (and libtest's) together
+        try:
+            size = os.path.getsize(b.exe) if b.shared == 1 else None
+        except OSError:
+            size = None
         if p.style == "libtest":
-            argv += ([b.filter] if b.filter else []) + ["--test-threads=1", "--nocapture", "--color=never"]
+            if p.test_paths:  # exactly the problem's tests (under the sample's module in a batch), nothing else
+                argv += ["--exact"] + [(b.filter or "") + t for t in p.test_paths]
+            elif b.filter:
+                argv.append(b.filter)
+            argv += ["--test-threads=1", "--nocapture", "--color=never"]
         try:
             cwd = self.client.new_dir()  # its own clean, empty work dir, the only place it may write
             try:
@@ -179,4 +227,5 @@ class Grader:
         v = classify_run(r, p)
         v["run_s"] = round(r.get("duration", 0.0), 4)
         v["compile_s"] = round(b.compile_s, 4)
+        v["binary_size_bytes"] = size
         return v

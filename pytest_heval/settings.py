@@ -10,18 +10,21 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-from typing import Any, Callable, Dict, List, Optional, Tuple
+import shlex
+from typing import Any, Callable, Dict, FrozenSet, List, Optional, Tuple
 
 import orjson
 
 from . import __version__
 from .crates import crates_identity
 from .errors import HevalError
+from .features import FEATURES
 from .metrics import parse_ks
 from .plan import DEFAULT_BATCH
 from .toolchain import Toolchain, flags_description
 
 SANDBOX_KINDS = ("auto", "firejail", "bwrap", "none")
+COMPLETION_FORMS = ("auto", "raw")
 
 
 class SettingsError(HevalError):
@@ -31,6 +34,19 @@ class SettingsError(HevalError):
 def _setting(default: Any, help: str, *, type: Callable = str, choices: Optional[Tuple[str, ...]] = None) -> Any:
     """A field of :class:`Settings`: its default, its help, the type its string value is parsed with."""
     return dataclasses.field(default=default, metadata={"help": help, "type": type, "choices": choices})
+
+
+def boolean(value: Any) -> bool:
+    """An on/off setting: a bare ``--heval-<name>`` on the command line, ``true``/``false`` (1/0, yes/no, on/off) in
+    the ini file."""
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(value)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -62,6 +78,15 @@ class Settings:
     crates: Optional[str] = _setting(None, "directory of unpacked crate sources for the crates dataset programs "
                                            "import: rand, regex, md5 (default: Debian's /usr/share/cargo/registry; "
                                            "'none': build those programs without them)")
+    # not in grading(): the form decides the program's text, which the verdict cache is keyed by already
+    completion_form: str = _setting("auto", "auto: recognise each answer's form (a continuation, a full function, "
+                                    "a markdown fence, its own main or tests...) and grade it as meant; raw: prompt + "
+                                    "completion + test exactly as given", choices=COMPLETION_FORMS)
+    deny: Optional[str] = _setting(None, "comma-separated features (" + ",".join(FEATURES) + ") whose samples "
+                                   "fail as error type policy, before anything is built (default: none)")
+    clippy: bool = _setting(False, "also lint every sample that compiled with the toolchain's clippy-driver "
+                                   "(clippy_ok, clippy_lints, clippy_pass_rate)", type=boolean)
+    clippy_args: str = _setting("-D warnings", "lint levels given to clippy-driver (write --heval-clippy-args='...')")
 
     @classmethod
     def table(cls) -> List[dataclasses.Field]:
@@ -97,6 +122,25 @@ class Settings:
             if not getattr(self, name) > 0:
                 raise SettingsError(f"{self.option(name)}: must be > 0, got {getattr(self, name)!r}")
         self.ks  # noqa: B018 -- validates --heval-k
+        self.denied  # noqa: B018 -- validates --heval-deny
+        self.clippy_argv  # noqa: B018 -- validates --heval-clippy-args
+
+    @property
+    def denied(self) -> FrozenSet[str]:
+        """The features of ``--heval-deny``."""
+        names = frozenset(x.strip() for x in (self.deny or "").split(",") if x.strip())
+        unknown = sorted(names - set(FEATURES))
+        if unknown:
+            raise SettingsError(f"{self.option('deny')}: unknown feature(s) {', '.join(unknown)}; "
+                                f"known: {', '.join(FEATURES)}")
+        return names
+
+    @property
+    def clippy_argv(self) -> List[str]:
+        try:
+            return shlex.split(self.clippy_args)
+        except ValueError as e:
+            raise SettingsError(f"{self.option('clippy_args')}: {self.clippy_args!r}: {e}") from None
 
     @property
     def ks(self) -> List[int]:
@@ -123,6 +167,8 @@ class Settings:
             "edition_override": self.edition,
             # the crates programs may name (None: none can be built here): their versions decide those verdicts
             "crates": crates_identity(toolchain.rustc, self.crates),
+            "deny": sorted(self.denied),
+            "clippy_args": self.clippy_argv if self.clippy else None,
             "plugin_version": __version__,
         }
 

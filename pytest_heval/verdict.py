@@ -21,6 +21,7 @@ ERROR_TYPES = (
     "memory_limit",
     "output_limit",
     "tampering",
+    "policy",
     "infra_error",
 )
 
@@ -38,6 +39,12 @@ def verdict(passed: bool, error_type: Optional[str], result: str, compile_ok: bo
 def infra_verdict(message: str) -> Verdict:
     """The harness failed (sandbox, toolchain, an interrupted item...): not the model's fault."""
     return verdict(False, "infra_error", f"infra error: {message}", False, stdout="", stderr=message)
+
+
+def policy_verdict(denied) -> Verdict:
+    """The sample uses features the run denies (``--heval-deny``): judged a failure, never built."""
+    names = ", ".join(sorted(denied))
+    return verdict(False, "policy", f"failed: uses denied feature(s): {names}", False, stdout="", stderr="")
 
 
 def _signame(sig: int) -> str:

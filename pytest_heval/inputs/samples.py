@@ -7,6 +7,7 @@ from typing import Any, Dict, List
 
 from ..errors import InputError
 from .jsonl import iter_jsonl
+from .multipl_e import expand_completions, is_completions_row
 
 
 @dataclasses.dataclass(frozen=True)
@@ -24,11 +25,18 @@ class Sample:
 
 
 def load_samples(path: str) -> List[Sample]:
-    """Read and validate a samples file; raise InputError naming file, line and field."""
+    """Read and validate a samples file; raise InputError naming file, line and field.
+
+    A MultiPL-E completions row (``{name, prompt, tests, completions: [...]}``) is one sample per completion; the
+    sample index counts the expanded samples in file order."""
     out: List[Sample] = []
     for lineno, row in iter_jsonl(path):
         if not isinstance(row, dict):
             raise InputError(path, f"a sample must be a JSON object, got {type(row).__name__}", line=lineno)
+        if is_completions_row(row):
+            for task_id, completion, sample_row in expand_completions(path, lineno, row):
+                out.append(Sample(path, len(out), lineno, task_id, completion, sample_row))
+            continue
         for field in ("task_id", "completion"):
             if field not in row:
                 raise InputError(path, "missing required field", line=lineno, field=field)

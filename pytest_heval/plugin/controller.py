@@ -7,6 +7,7 @@ never judges: data flows one way, from a worker's ``report.heval`` to a row of t
 
 from __future__ import annotations
 
+import collections
 import datetime
 import os
 import shutil
@@ -16,6 +17,7 @@ from typing import Any, Dict, List, Optional
 
 import pytest
 
+from ..features import features
 from ..grader import make_plan, sample_programs
 from ..metrics import compute, threshold_check
 from ..plan import Plan, Ref
@@ -147,6 +149,8 @@ class Controller:
         if rf is None:
             return
         sample, _ = self.opts.inputs.get(path, index)
+        if "features" not in v:  # a verdict the Grader did not give (a crashed worker, an interrupted item)
+            v = dict(v, features=sorted(features(sample.completion)))
         rf.write(result_row(sample.row, index, v))
         if not v.get("passed"):
             self.failed[v.get("error_type") or "failed"].append(nodeid.split("::", 1)[-1])
@@ -220,6 +224,10 @@ class Controller:
             m.update({"started": _iso(self.started), "ended": _iso(ended), "wall_time_s": round(wall, 3),
                       "samples_per_minute": round(rf.written / wall * 60, 1) if wall > 0 else None})
             m.update(cp.per_file[path])
+            m["completion_form"] = o.settings.completion_form
+            forms = collections.Counter(r.get("completion_form") for r in rows_by_path[path])
+            forms.pop(None, None)  # rows the harness failed to judge
+            m["completion_forms"] = dict(forms.most_common())
             self.metrics[path] = m
             err = write_metrics(output_paths(path, o.settings.results)[1], m)
             if err:

@@ -17,8 +17,12 @@ from ..inputs import Inputs, check_files_exist, samples_paths
 from ..report import checkpoints
 from ..report.checkpoints import CheckpointOptions
 from ..sandbox import Sandbox, get_sandbox
-from ..settings import Settings
+from ..lint import find_clippy
+from ..settings import Settings, boolean
 from ..toolchain import Toolchain, find_toolchain
+
+# metrics a --heval-fail-under threshold may name besides pass@k
+GATED_RATES = ("compile_rate", "clippy_pass_rate")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -34,7 +38,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     g.addoption("--heval-label", action="append", default=[], metavar="LABEL",
                 help="a label per samples file, in order (default: the shortest path suffix that tells them apart)")
     g.addoption("--heval-fail-under", action="append", default=[], metavar="METRIC=VALUE",
-                help="exit 1 unless METRIC (pass@k or compile_rate) >= VALUE, the results are complete and no "
+                help="exit 1 unless METRIC (pass@k, compile_rate or clippy_pass_rate) >= VALUE, the results are complete and no "
                      "infra error remains; repeatable; decides the exit status")
     g.addoption("--heval-compare-to", default=None, metavar="OLD_RESULTS",
                 help="compare with an old run's results file: change in pass@1 with a paired-bootstrap 95%% CI, "
@@ -51,8 +55,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     for f in Settings.table():
         ini = "heval_" + f.name
         help_ = f.metadata["help"]
-        g.addoption(Settings.option(f.name), dest=ini, default=None, choices=f.metadata["choices"],
-                    help=f"{help_} (ini: {ini}; default {f.default})")
+        # an on/off setting is a bare flag on the command line (its ini key takes true/false)
+        kw = dict(action="store_const", const="true") if f.metadata["type"] is boolean else dict(
+            choices=f.metadata["choices"])
+        g.addoption(Settings.option(f.name), dest=ini, default=None,
+                    help=f"{help_} (ini: {ini}; default {f.default})", **kw)
         parser.addini(ini, help_, default=None)
 
 
@@ -65,10 +72,10 @@ def parse_fail_under(items: List[str]) -> List[Tuple[str, float]]:
             threshold = float(value)
         except ValueError:
             threshold = None
-        if not sep or threshold is None or not (name == "compile_rate" or
+        if not sep or threshold is None or not (name in GATED_RATES or
                                                  (name.startswith("pass@") and name[5:].isdigit())):
-            raise pytest.UsageError(f"--heval-fail-under {item!r}: want METRIC=VALUE, METRIC being pass@k or "
-                                    "compile_rate, e.g. pass@1=0.40")
+            raise pytest.UsageError(f"--heval-fail-under {item!r}: want METRIC=VALUE, METRIC being pass@k, "
+                                    f"{' or '.join(GATED_RATES)}, e.g. pass@1=0.40")
         if not 0.0 <= threshold <= 1.0:
             raise pytest.UsageError(f"--heval-fail-under {item!r}: {name} is a rate, the threshold must be "
                                     "between 0 and 1")
@@ -197,6 +204,8 @@ class RunOptions:
             settings = Settings.from_values(lookup)
             ks = settings.ks
             toolchain = find_toolchain()
+            if settings.clippy:
+                find_clippy(toolchain)
             sandbox = get_sandbox(settings.sandbox)
             inputs = Inputs(problem_paths)
             if validate_inputs:
@@ -208,6 +217,9 @@ class RunOptions:
             if not problem_paths and isinstance(e, InputError) and e.field == "task_id":
                 msg += "\n" + no_problem_hint()
             raise pytest.UsageError(msg) from None
+        if not settings.clippy and any(name == "clippy_pass_rate" for name, _ in fail_under):
+            raise pytest.UsageError("--heval-fail-under clippy_pass_rate=...: needs --heval-clippy "
+                                    "(without it no sample is linted)")
         for name, _ in fail_under:  # a gated pass@k is always computed
             if name.startswith("pass@") and int(name[5:]) not in ks:
                 ks = sorted(set(ks) | {int(name[5:])})

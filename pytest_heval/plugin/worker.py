@@ -11,7 +11,7 @@ from typing import Any, Dict, Optional, Set
 
 import pytest
 
-from ..grader import Grader, make_plan, sample_programs
+from ..grader import Grader, make_plan, sample_form, sample_programs
 from ..plan import Ref
 from ..verdict import infra_verdict
 from .items import SampleItem, SamplesFile
@@ -47,7 +47,10 @@ class Worker:
             refs = [(p, s.index) for p in o.samples_paths for s in o.inputs.load(p).samples]
             plan = make_plan(refs, program_of, o.settings.batch, n_workers(self.config))
             self.grader.plan(plan, program_of, self.selected)
-        return self.grader.verdict((os.path.abspath(path), index))
+        ref = (os.path.abspath(path), index)
+        v = self.grader.verdict(ref)
+        v["completion_form"] = sample_form(self.opts.inputs, self.opts.settings, ref).form
+        return v
 
     @pytest.hookimpl(hookwrapper=True)
     def pytest_runtest_makereport(self, item, call):

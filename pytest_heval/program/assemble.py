@@ -5,23 +5,26 @@ from __future__ import annotations
 import dataclasses
 import functools
 import hashlib
-import re
-from typing import Tuple
+from typing import FrozenSet, Tuple
 
 from ..crates import crates_used
+from ..features import batchable, features
 from ..inputs.problems import Problem
 from .guard import PROOF, exit_guard
 from .harden import expected_tests, harden_test
+from .testnames import test_paths
 
 SEPARATOR = "\nconst _: () = ();\n"
 
 
-# What changes meaning when a sample becomes a module of a shared crate (see performance notes):
-# crate-relative paths, crate attributes, exported symbols/macros, file-relative macros, out-of-line modules.
-_NOT_BATCHABLE = re.compile(
-    r"crate::|\$crate|#!\s*\[|no_mangle|export_name|link_section|macro_export|module_path!|file!|"
-    r"\bmod\s+\w+\s*;|extern\s+crate|#\s*\[\s*path\b|\bsuper::|__heval"
-)
+@functools.lru_cache(maxsize=8192)
+def _features_of(completion: str) -> FrozenSet[str]:
+    return features(completion)
+
+
+@functools.lru_cache(maxsize=8192)
+def _batchable(module_text: str) -> bool:
+    return batchable(module_text)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -31,9 +34,26 @@ class Program:
     edition: str
     expected_tests: Tuple[str, ...]
     body: str = ""  # the program without the exit guard: what becomes one module of a batch crate
-    batchable: bool = False
     proof: bool = True  # the exit guard reports main's return on PROOF_FD (x86_64 Linux; linked with GUARD_FLAGS)
     crates: Tuple[str, ...] = ()  # the dataset crates it names (rand, regex, md5): built with --extern for them
+    head: str = ""  # the problem's prompt/declaration (the trusted test text is not in head nor completion)
+    completion: str = ""
+    test_paths: Tuple[str, ...] = ()  # the problem's tests by full path ("tests::test_add"): what a run names
+    # where the completion lies in ``body`` (and ``source``, which starts with it): character offsets [start, end),
+    # so that a lint is blamed on the completion only when it lies there, never for the prompt's or the test's text
+    completion_span: Tuple[int, int] = (0, 0)
+
+    @property
+    def features(self) -> FrozenSet[str]:
+        """The escape hatches the completion uses (:mod:`pytest_heval.features`)."""
+        return _features_of(self.completion)
+
+    @property
+    def batchable(self) -> bool:
+        """May be built as a module of a shared crate: libtest style, and an allow-list over the real tokens of
+        head + completion proves it safe there (:func:`pytest_heval.features.batchable`). Computed on first
+        use (when building), not when planning."""
+        return self.style == "libtest" and _batchable(self.head + self.completion)
 
     @functools.cached_property
     def key(self) -> str:
@@ -60,11 +80,11 @@ def assemble(problem: Problem, completion: str, edition: str | None = None, unsa
     test = harden_test(problem.test)
     body = problem.head + completion + sep + test + "\n"
     source = body + exit_guard(unsafe_attrs)
-    # the test text is the dataset's (its `use super::*` is fine inside a module); check the rest
-    batchable = style == "libtest" and not _NOT_BATCHABLE.search(problem.head + completion)
     # scanned apart (the problem's parts once): a comment the completion leaves open may make this too wide,
     # which costs nothing (an unused --extern is free)
     crates = _problem_crates(problem.head) | _problem_crates(problem.test) | crates_used(completion)
-    return Program(source, style, edition or problem.edition,
-                   expected_tests(problem.test) if style == "libtest" else (), body, batchable, PROOF,
-                   tuple(sorted(crates)))
+    libtest = style == "libtest"
+    return Program(source, style, edition or problem.edition, expected_tests(problem.test) if libtest else (), body,
+                   PROOF, tuple(sorted(crates)), problem.head, completion,
+                   test_paths(problem.test) if libtest else (),
+                   (len(problem.head), len(problem.head) + len(completion)))

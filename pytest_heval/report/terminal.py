@@ -28,6 +28,23 @@ def summary_lines(metrics: Dict[str, Any], write_error: Optional[str] = None) ->
     lines.append(f"  problems: {m['problems']}   samples: {m['samples']}   passed: {m['passed']}"
                  f"   compiled: {m['compiled']}")
     lines.append("  outcomes: " + ", ".join(f"{k}={v}" for k, v in m.get("error_counts", {}).items()))
+    forms = m.get("completion_forms")
+    if forms:
+        lines.append(f"  completion forms ({m.get('completion_form')}): " + ", ".join(f"{k}={v}" for k, v in forms.items()))
+    feats = m.get("feature_counts")
+    if feats:
+        lines.append("  features (samples): " + ", ".join(f"{k}={v}" for k, v in feats.items()))
+    if m.get("clippy_checked"):
+        top = ", ".join(f"{k}={v}" for k, v in m.get("clippy_lint_counts", {}).items())
+        lines.append(f"  clippy_pass_rate: {fmt_metric(m.get('clippy_pass_rate'))} "
+                     f"(of {m['clippy_checked']} compiled)   top lints: {top or 'none'}")
+    if "main_free_rate" in m:
+        size, ms = m.get("avg_binary_size_bytes"), m.get("avg_compile_time_ms")
+        lines.append(f"  main_free_rate: {fmt_metric(m.get('main_free_rate'))}"
+                     f"   avg_compile_time_ms: {'n/a' if ms is None else f'{ms:.1f}'}"
+                     f"   avg_binary_size_bytes: {'n/a' if size is None else f'{size:.1f}'}"
+                     + (f" (of {m.get('binary_size_samples')} built alone)" if size is not None else
+                        " (no binary of its own: batched)"))
     if m.get("infra_errors"):
         lines.append(f"  WARNING: {m['infra_errors']} infra_error sample(s): the harness failed, not the model; "
                      "they are excluded from pass@k and compile_rate")

@@ -198,10 +198,15 @@ class RunnerClient:
 
     def compile(self, limits: Limits, src: str, out: str, style: str, edition: str, cwd: str,
                 extra: Sequence[str] = (), full_stderr: bool = False) -> Dict[str, Any]:
-        # rustc runs unprivileged when the sandbox mounts the sysroot where that uid can reach it
+        return self.tool(limits, rustc_argv(self.rustc, src, out, style, edition, list(extra)), cwd, full_stderr)
+
+    def tool(self, limits: Limits, argv: List[str], cwd: str, full_stderr: bool = False) -> Dict[str, Any]:
+        """Run a toolchain command (rustc, clippy-driver: ``argv[0]`` a path under :attr:`rustc`'s directory) with a
+        build's limits."""
+        # the toolchain runs unprivileged when the sandbox mounts the sysroot where that uid can reach it
         uid = self.uid if self.sandbox.binds_toolchain else None
         return self.request({
-            "argv": rustc_argv(self.rustc, src, out, style, edition, list(extra)),
+            "argv": list(argv),
             "cwd": cwd, "env": self.env(cwd), "timeout": limits.compile_timeout,
             "mem_mb": max(limits.memory_mb, 2048), "cpu_s": int(limits.compile_timeout) + 5, "fsize_mb": 1024,
             "uid": uid, "out_limit": 64 * 1024 * 1024, "tail": 32 * 1024 * 1024 if full_stderr else limits.tail,

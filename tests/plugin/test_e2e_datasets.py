@@ -1,9 +1,11 @@
 """End to end on a real dataset: every verdict must equal a plain standalone rustc compile-and-run.
 
-164 HumanEval Rust problems, completed once with their canonical solution (145 pass under standalone
-rustc given the dataset crates their programs name, 19 do not compile; without crates HumanEval/162's md5 fails
-too: 144 and 20) and once with HumanEvalPack's deliberately buggy solution (none pass),
-graded by `pytest --heval -n 2` inside firejail.
+164 HumanEval Rust problems, completed once with their canonical solution and once with HumanEvalPack's
+deliberately buggy solution (none pass), graded by `pytest --heval -n 2` inside firejail with the default
+completion form `auto` and the dataset crates; the reference is standalone rustc on the program `auto`
+extracted, given the crates it names. As written, with no crates, 144 canonical solutions pass and 20 do not
+compile; HumanEval/162 needs md5 (the crates), and HumanEval/11, 118, 119 repeat the prompt's signature (`auto`
+reads them as full functions): 148 pass, 16 do not compile.
 """
 
 from __future__ import annotations
@@ -16,6 +18,9 @@ import tempfile
 from concurrent.futures import ThreadPoolExecutor
 
 from pytest_heval.crates import build_crates, crates_used
+from pytest_heval.inputs.problems import problem_from_row
+from pytest_heval.program.forms import form_for
+
 from tests.helpers import read_jsonl, result_rows, write_jsonl
 
 STANDALONE_TIMEOUT = 10
@@ -64,15 +69,21 @@ def test_humaneval_164_canonical_and_buggy_match_standalone_rustc(tmp_path, data
     by_task = {p["task_id"]: p for p in problems}
     rustc = os.path.join(subprocess.run(["rustc", "--print", "sysroot"], capture_output=True, text=True)
                          .stdout.strip(), "bin", "rustc")
-    programs = [by_task[s["task_id"]]["prompt"] + s["completion"] + "\n" + by_task[s["task_id"]]["test"]
-                for s in samples]
+    programs = []
+    for s in samples:
+        problem = problem_from_row("humaneval-rust-164.jsonl", 1, by_task[s["task_id"]])
+        formed = form_for(problem, s["completion"])
+        programs.append(formed.head + formed.completion + "\n" + problem.test)
+    full = {(s["task_id"], s["kind"]) for s, row in zip(samples, rows) if row["completion_form"] != "continuation"}
+    assert full == {("HumanEval/11", "canonical"), ("HumanEval/118", "canonical"), ("HumanEval/119", "canonical")}
+    assert all(row["completion_form"] in ("continuation", "full_function") for row in rows)
     with ThreadPoolExecutor(2) as pool:
         reference = list(pool.map(lambda p: standalone_passes(p, rustc), programs))
 
     mismatches = [(s["task_id"], s["kind"], ref, row["passed"], row["result"])
                   for s, ref, row in zip(samples, reference, rows) if ref != row["passed"]]
     assert mismatches == []
-    assert sum(row["passed"] for row in rows[:164]) == 145  # HumanEval/162 needs md5 (the 4 rand ones lack a `use`)
+    assert sum(row["passed"] for row in rows[:164]) == 148
     assert sum(row["passed"] for row in rows[164:]) == 0
     # a canonical solution that does not compile standalone is a compile_error here too
-    assert sum(row["error_type"] == "compile_error" for row in rows[:164]) == 19
+    assert sum(row["error_type"] == "compile_error" for row in rows[:164]) == 16

@@ -13,6 +13,7 @@ def test_importing_the_engine_loads_no_pytest_module():
     code = ("import sys, pytest_heval, pytest_heval.grader\n"
             "import pytest_heval.batch, pytest_heval.sandbox, pytest_heval.sandbox.runner, pytest_heval.results\n"
             "import pytest_heval.report.terminal, pytest_heval.report.junit, pytest_heval.cache\n"
+            "import pytest_heval.lint, pytest_heval.quality\n"
             "bad = sorted(m for m in sys.modules if m == 'pytest' or m.startswith(('_pytest', 'pytest.', 'xdist',"
             " 'pytest_timeout')))\n"
             "print(','.join(bad))\n")
