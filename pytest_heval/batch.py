@@ -20,6 +20,7 @@ from .errors import SetupError
 from .program import Program, exit_guard
 from .sandbox import RunnerClient
 from .settings import Limits
+from .toolchain import GUARD_FLAGS
 from .verdict import Verdict, classify_compile, infra_verdict
 
 
@@ -89,7 +90,8 @@ class Builder:
         return self.crates.args(crates, self.client.root)
 
     def _compile(self, *args, crates: tuple = (), extra: List[str] = (), **kw) -> Dict[str, Any]:
-        return self.client.compile(self.limits, *args, extra=list(extra) + self._crate_args(crates), **kw)
+        # every program carries the exit guard, whose __wrap_main takes main's place: GUARD_FLAGS link it so
+        return self.client.compile(self.limits, *args, extra=[*GUARD_FLAGS, *extra, *self._crate_args(crates)], **kw)
 
     def _build_alone(self, p: Program, check_first: bool = False) -> Build:
         """Build one program alone. ``check_first``: it is expected to fail (it failed in a batch), so type-check

@@ -113,8 +113,10 @@ class CrateSet:
         Copies, not hard links: a sample running as the same user could otherwise rewrite the shared cache.
         """
         os.makedirs(dest, exist_ok=True)
+        os.chmod(dest, 0o755)  # rustc may run as the sandbox's sample uid (the work root above is 0711)
         for f in self.files:
             shutil.copy(f, dest)
+            os.chmod(os.path.join(dest, os.path.basename(f)), 0o644)
         return dest
 
     def rustc_args(self, crates: Iterable[str], at: Optional[str] = None) -> List[str]:

@@ -27,7 +27,7 @@ from .crates import Crates
 from .inputs import Inputs
 from .lint import Lint, Linter
 from .plan import Plan, Ref, batch_size
-from .program import END_TAG, Program, assemble
+from .program import Program, assemble
 from .program.forms import Formed, form_for
 from .sandbox import RunnerClient, RunnerError, Sandbox, get_sandbox
 from .settings import Limits, Settings
@@ -219,9 +219,7 @@ class Grader:
         try:
             cwd = self.client.new_dir()  # its own clean, empty work dir, the only place it may write
             try:
-                nonce = os.urandom(16).hex()
-                r = self.client.run(self.limits, argv, cwd, nonce, keep_prefix=("test ", END_TAG))
-                r["nonce"] = nonce
+                r = self.client.run(self.limits, argv, cwd, keep_prefix=("test ",))
             finally:
                 shutil.rmtree(cwd, ignore_errors=True)
         except (RunnerError, OSError) as e:

@@ -11,6 +11,7 @@ import subprocess
 from typing import List, Optional
 
 from .errors import SetupError
+from .program.guard import PROOF, WRAP_MAIN
 
 # Measured in ../shared/notes/performance.md: these flags are the fastest that keep verdicts identical.
 # prefer-dynamic links std as a shared library (the binary finds it through an rpath relative to itself);
@@ -24,6 +25,9 @@ BASE_FLAGS = (
     "-C", "link-arg=-Wl,-rpath,$ORIGIN/../lib",
     "-A", "warnings",  # lint warnings cost time and bury errors; a sample's own #[deny] still applies
 )
+# Every program the engine builds carries the exit guard, whose __wrap_main takes main's place (to report its
+# return): these link flags go with it (x86_64 Linux, where the guard exists; elsewhere none).
+GUARD_FLAGS = ("-C", WRAP_MAIN) if PROOF else ()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -85,4 +89,5 @@ def rustc_argv(rustc: str, src: str, out: str, style: str, edition: str, extra: 
 
 
 def flags_description() -> str:
-    return " ".join(BASE_FLAGS)
+    """The flags every program is built with (metrics, verdict-cache fingerprint)."""
+    return " ".join(BASE_FLAGS + GUARD_FLAGS)

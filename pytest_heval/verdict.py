@@ -10,7 +10,7 @@ import re
 import signal as _signal
 from typing import Any, Dict, Optional
 
-from .program import END_TAG, TAMPER_EXIT, TAMPER_MESSAGE, Program
+from .program import PROOF_PREFIX, TAMPER_EXIT, TAMPER_MESSAGE, Program
 
 ERROR_TYPES = (
     "compile_error",
@@ -73,13 +73,12 @@ def classify_compile(c: Dict[str, Any]) -> Optional[Verdict]:
 
 
 def classify_run(r: Dict[str, Any], program: Program) -> Verdict:
-    """The verdict of a test run (the runner's reply; ``nonce``: the run's end-of-run proof)."""
+    """The verdict of a test run (the runner's reply; ``proof``: what the exit guard reported on its socket)."""
     out, err = r.get("stdout", ""), r.get("stderr", "")
     # libtest's "test <name> ... " lines, wherever they were in the stream (the tail may have lost them)
     test_lines = "\n".join(r.get("kept_lines") or ()) + "\n" + out
-    nonce = r.get("nonce")
-    proved = not program.proof or (bool(nonce) and (END_TAG + nonce) in (r.get("kept_lines") or ()))
-    out = out.replace(END_TAG + nonce, "") if nonce else out
+    # the guard's report that the harness-owned main returned 0 (see program.guard)
+    proved = not program.proof or r.get("proof") == f"{PROOF_PREFIX}0\n"
     base = {"stdout": out, "stderr": err, "exit_code": r.get("rc"), "signal": r.get("signal")}
     for key in ("stdout", "stderr"):
         if r.get(f"{key}_bytes", 0) > len(r.get(key, "").encode()):
@@ -108,8 +107,8 @@ def classify_run(r: Dict[str, Any], program: Program) -> Verdict:
                        if not re.search(rf"^test (?:\S+::)?{re.escape(t)} \.\.\. ", test_lines, re.M)]
             if status == "ok" and n_fail == 0 and n_pass >= 1 and not missing:
                 if not proved:
-                    return v(False, "tampering", "failed: the process did not end normally after its tests "
-                                                 "(no end-of-run proof: a raw exit, an exec, ...)")
+                    return v(False, "tampering", "failed: the process did not end by returning from main "
+                                                 "after its tests (no report from the exit guard: a raw exit, ...)")
                 return v(True, None, "passed")
             if n_pass == 0:
                 return v(False, "test_failure", "failed: no test ran")
@@ -125,7 +124,7 @@ def classify_run(r: Dict[str, Any], program: Program) -> Verdict:
     if rc == 0 and not sig:
         if not proved:
             return v(False, "tampering", "failed: the program did not return from main "
-                                         "(no end-of-run proof: a raw exit, an exec, ...)")
+                                         "(no report from the exit guard: a raw exit, ...)")
         return v(True, None, "passed")
     if sig:
         why = " (stack overflow)" if "overflowed its stack" in err else ""

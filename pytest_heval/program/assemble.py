@@ -10,7 +10,7 @@ from typing import FrozenSet, Tuple
 from ..crates import crates_used
 from ..features import batchable, features
 from ..inputs.problems import Problem
-from .guard import MAIN_WRAPPER, PROOF, USER_MAIN, exit_guard
+from .guard import PROOF, exit_guard
 from .harden import expected_tests, harden_test
 from .testnames import test_paths
 
@@ -34,7 +34,7 @@ class Program:
     edition: str
     expected_tests: Tuple[str, ...]
     body: str = ""  # the program without the exit guard: what becomes one module of a batch crate
-    proof: bool = True  # the exit guard prints an end-of-run proof (x86_64 Linux)
+    proof: bool = True  # the exit guard reports main's return on PROOF_FD (x86_64 Linux; linked with GUARD_FLAGS)
     crates: Tuple[str, ...] = ()  # the dataset crates it names (rand, regex, md5): built with --extern for them
     head: str = ""  # the problem's prompt/declaration (the trusted test text is not in head nor completion)
     completion: str = ""
@@ -78,11 +78,8 @@ def assemble(problem: Problem, completion: str, edition: str | None = None, unsa
     # separator there would end the completion's tail expression)
     sep = SEPARATOR if style == "libtest" else "\n"
     test = harden_test(problem.test)
-    wrapped = style == "main" and len(USER_MAIN.findall(test)) == 1
-    if wrapped:
-        test = USER_MAIN.sub("fn __heval_user_main() {", test) + MAIN_WRAPPER
     body = problem.head + completion + sep + test + "\n"
-    source = body + exit_guard(unsafe_attrs, main_style=wrapped)
+    source = body + exit_guard(unsafe_attrs)
     # scanned apart (the problem's parts once): a comment the completion leaves open may make this too wide,
     # which costs nothing (an unused --extern is free)
     crates = _problem_crates(problem.head) | _problem_crates(problem.test) | crates_used(completion)

@@ -4,6 +4,11 @@ One :class:`RunnerClient` per worker: it prepares a work root (the runner, the s
 a mount point for the toolchain), starts the runner inside the jail once, and sends it one JSON request per
 command (a build or a test run) with that command's limits. Each command runs as a process of its own, as an
 unprivileged uid of the worker's own, in a work dir of its own.
+
+The dirs are private: the work root is 0711 (a sample passes through to its own dir and to ``lib/``, but cannot
+list the root), the runner's files are root's alone, each work dir is 0700 and its uid's, and a built program is
+execute-only (0111, root's, in a 0711 dir): the sample cannot read it, list it or change it, and the kernel runs a
+binary its user cannot read non-dumpable, so ``/proc/self/mem``, ``environ``, ``fd/``... are root's.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from typing import Any, Dict, List, Optional, Sequence
 
 import orjson
 
+from ..program.guard import PROOF, PROOF_FD
 from ..settings import Limits
 from ..toolchain import Toolchain, rustc_argv
 from . import runner as _runner_module
@@ -48,14 +54,22 @@ class RunnerClient:
 
     # ---- lifecycle ---------------------------------------------------------------------
     def _make_root(self) -> str:
+        # 0711: a sample's uid may pass through to its own dir and to lib/ (and, for rustc, toolchain/ and
+        # crates/), but it cannot list the root, and the runner's own files are root's alone
         root = tempfile.mkdtemp(prefix=f"heval-w{self.worker}-", dir=self.base_dir)
-        os.chmod(root, 0o755)
-        shutil.copy(_runner_module.__file__, os.path.join(root, "runner.py"))
-        install_spawner(os.path.join(root, "heval-spawn"))  # without it the runner forks from Python (slower)
+        os.chmod(root, 0o711)
+        runner = os.path.join(root, "runner.py")
+        shutil.copy(_runner_module.__file__, runner)
+        os.chmod(runner, 0o600)
+        spawner = os.path.join(root, "heval-spawn")
+        if install_spawner(spawner):  # without it the runner forks from Python (builds only: slower)
+            os.chmod(spawner, 0o700)
         lib = os.path.join(root, "lib")
         os.mkdir(lib)
+        os.chmod(lib, 0o755)  # the std dylibs every sample loads: public anyway
         for so in self.toolchain.std_dylibs:
             shutil.copy(so, lib)
+            os.chmod(os.path.join(lib, os.path.basename(so)), 0o644)
         os.mkdir(os.path.join(root, "toolchain"))
         return root
 
@@ -140,32 +154,35 @@ class RunnerClient:
 
     # ---- work dirs -----------------------------------------------------------------------
     def new_dir(self) -> str:
-        """A fresh, empty directory in the work root, owned by the sample uid."""
+        """A fresh, empty directory in the work root, the sample uid's alone (0700)."""
         self.start()
         assert self.root is not None
         self._dirs += 1
         d = os.path.join(self.root, f"b{self._dirs:07d}")
-        os.mkdir(d)
+        os.mkdir(d, 0o700)
+        os.chmod(d, 0o700)  # whatever the umask
         if self.uid is not None:
             os.chown(d, self.uid, self.uid)
         return d
 
     def seal(self, d: str) -> None:
-        """Hand a build's files to root, read-only for the samples: a test run cannot change the binary (or anything
-        else of the build) that the next sample of its batch runs. The sources (test text included) are deleted:
-        they are not for the samples to read."""
+        """Hand a build's files to root, execute-only for the samples: a test run cannot change the binary (or
+        anything else of the build) that the next sample of its batch runs, nor read it (the test names, another
+        sample's code), nor list the dir. And a binary its uid cannot read runs non-dumpable (the kernel's
+        would_dump at exec): its /proc/self/mem, environ, fd/... are root's. The sources (test text included) are
+        deleted: they are not for the samples to read."""
         for name in os.listdir(d):
             if name.endswith(".rs"):
                 os.unlink(os.path.join(d, name))
-        if self.uid is None:
-            return
         for top, _dirs, files in os.walk(d):
-            os.chown(top, 0, 0)
-            os.chmod(top, 0o755)
+            if self.uid is not None:
+                os.chown(top, 0, 0)
+            os.chmod(top, 0o711)
             for name in files:
                 p = os.path.join(top, name)
-                os.chown(p, 0, 0)
-                os.chmod(p, 0o755 if os.access(p, os.X_OK) else 0o644)
+                if self.uid is not None:
+                    os.chown(p, 0, 0)
+                os.chmod(p, 0o111 if os.access(p, os.X_OK) else 0o600)
 
     @staticmethod
     def env(workdir: str) -> Dict[str, str]:
@@ -195,13 +212,15 @@ class RunnerClient:
             "uid": uid, "out_limit": 64 * 1024 * 1024, "tail": 32 * 1024 * 1024 if full_stderr else limits.tail,
         })
 
-    def run(self, limits: Limits, argv: List[str], cwd: str, nonce: Optional[str] = None,
-            keep_prefix: Sequence[str] = ()) -> Dict[str, Any]:
-        env = self.env(cwd)
-        if nonce:
-            env["HEVAL_NONCE"] = nonce
-        return self.request({
-            "argv": list(argv), "cwd": cwd, "env": env, "timeout": limits.timeout, "mem_mb": limits.memory_mb,
-            "cpu_s": int(limits.timeout) + 2, "fsize_mb": limits.fsize_mb, "nproc": limits.nproc, "nofile": 1024,
+    def run(self, limits: Limits, argv: List[str], cwd: str, keep_prefix: Sequence[str] = ()) -> Dict[str, Any]:
+        """Run a built program (a sample's tests): sealed (no exec after the spawn helper's own, see spawn.c),
+        with the socket at PROOF_FD where the exit guard reports main's return (the reply's ``proof``). On
+        x86_64 Linux; elsewhere neither exists. Stdout lines starting with a ``keep_prefix`` are kept apart."""
+        req = {
+            "argv": list(argv), "cwd": cwd, "env": self.env(cwd), "timeout": limits.timeout, "mem_mb": limits.memory_mb,
+            "cpu_s": int(limits.timeout) + 2, "fsize_mb": limits.fsize_mb, "nproc": limits.nproc, "nofile": 1023,
             "uid": self.uid, "out_limit": limits.output_limit, "tail": limits.tail, "keep_prefix": list(keep_prefix),
-        })
+        }
+        if PROOF:
+            req.update(seal=True, proof_fd=PROOF_FD)
+        return self.request(req)

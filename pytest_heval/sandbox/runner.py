@@ -10,15 +10,23 @@ answers one JSON line on stdout. Each request runs one command as a process of i
 * and afterwards every process it left behind is killed: this runner is a child subreaper, so
   orphans (even ones that called setsid) are re-parented to it and found in /proc.
 
+A request with ``seal`` (a sample's test run) goes through the spawn helper's seccomp filter (no exec after
+the helper's own, no keyring, no SysV IPC or message queues; see spawn.c) and gets the write end of a socket at
+descriptor ``proof_fd``: what the program writes there (its exit guard: "main returned") comes back as ``proof``.
+A socket, not a pipe: opening /proc/self/fd/N of a socket fails (ENXIO) for everyone, so code without a raw
+descriptor (safe Rust has none) cannot write to it.
+
 This file is run by path with ``python -I -S`` and must use the standard library only.
 """
 
 import ctypes
+import errno
 import json
 import os
 import resource
 import select
 import signal
+import socket
 import sys
 import time
 
@@ -152,22 +160,26 @@ def _tail(buf, n):
 SPAWNER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "heval-spawn")
 
 
-def _start_spawner(req, env):
+def _start_spawner(req, env, proof_w=None):
     """posix_spawn (vfork) the compiled helper, which sets limits and uid, then execs the command.
     Returns (pid, stdout fd, stderr fd); OSError when the command could not be started."""
     uid = req.get("uid")
-    nums = [-1 if uid is None else int(uid)] + [value for _, value in _limits(req)]
+    nums = [-1 if uid is None else int(uid)] + [value for _, value in _limits(req)] + [1 if req.get("seal") else 0]
     args = [SPAWNER, req.get("cwd") or "."] + [str(n) for n in nums] + list(req["argv"])
     out_r, out_w = os.pipe()
     err_r, err_w = os.pipe()
     ep_r, ep_w = os.pipe()
+    actions = [
+        (os.POSIX_SPAWN_OPEN, 0, "/dev/null", os.O_RDONLY, 0),
+        (os.POSIX_SPAWN_DUP2, out_w, 1),
+        (os.POSIX_SPAWN_DUP2, err_w, 2),
+        (os.POSIX_SPAWN_DUP2, ep_w, 3),
+    ]
+    if proof_w is not None:
+        actions.append((os.POSIX_SPAWN_DUP2, proof_w, int(req["proof_fd"])))
     try:
-        pid = os.posix_spawn(SPAWNER, args, env, file_actions=[
-            (os.POSIX_SPAWN_OPEN, 0, "/dev/null", os.O_RDONLY, 0),
-            (os.POSIX_SPAWN_DUP2, out_w, 1),
-            (os.POSIX_SPAWN_DUP2, err_w, 2),
-            (os.POSIX_SPAWN_DUP2, ep_w, 3),
-        ], setsid=True, setsigdef=(signal.SIGPIPE, signal.SIGXFSZ))
+        pid = os.posix_spawn(SPAWNER, args, env, file_actions=actions, setsid=True,
+                             setsigdef=(signal.SIGPIPE, signal.SIGXFSZ))
     except OSError:
         for fd in (out_r, err_r, ep_r):
             os.close(fd)
@@ -213,10 +225,29 @@ def _start_popen(req, env):
     return proc.pid, out_r, err_r
 
 
-def _start(req, env):
+def _start(req, env, proof_w=None):
     if os.access(SPAWNER, os.X_OK):
-        return _start_spawner(req, env)
+        return _start_spawner(req, env, proof_w)
+    if req.get("seal") or proof_w is not None:
+        # the seccomp filter and the proof descriptor are the helper's: without it, refuse (fail closed)
+        raise OSError(errno.ENOSYS, "a sealed run needs the spawn helper (heval-spawn), which is missing")
     return _start_popen(req, env)
+
+
+def _read_proof(sock):
+    """What the program wrote on its proof socket (everything that could write there is dead by now)."""
+    sock.setblocking(False)
+    data = b""
+    try:
+        while len(data) < 4096:
+            chunk = sock.recv(4096)
+            if not chunk:
+                break
+            data += chunk
+    except BlockingIOError:
+        pass
+    sock.close()
+    return data.decode("utf-8", "replace")
 
 
 def run(req):
@@ -225,9 +256,18 @@ def run(req):
     timeout = float(req.get("timeout") or 10)
     env = req.get("env") or {"PATH": "/usr/bin:/bin"}
     t0 = time.monotonic()
+    proof = None
+    if req.get("proof_fd") is not None:
+        proof, child_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
-        pid, out_fd, err_fd = _start(req, env)
+        try:
+            pid, out_fd, err_fd = _start(req, env, None if proof is None else child_end.fileno())
+        finally:
+            if proof is not None:
+                child_end.close()  # the sample holds the only write end
     except OSError as e:
+        if proof is not None:
+            proof.close()
         return {"error": "cannot start %s: %s" % (req["argv"][0], e), "duration": time.monotonic() - t0}
     bufs = {out_fd: bytearray(), err_fd: bytearray()}
     total = {out_fd: 0, err_fd: 0}
@@ -327,6 +367,8 @@ def run(req):
         "leftovers": leftovers,
         "kept_lines": [k.decode("utf-8", "replace") for k in kept],
     }
+    if proof is not None:
+        res["proof"] = _read_proof(proof)
     return res
 
 

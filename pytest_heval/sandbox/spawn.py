@@ -1,9 +1,11 @@
 """The spawn helper (``spawn.c``): the last step before a sample's command runs inside the sandbox.
 
 The in-jail runner starts it with ``posix_spawn``; it sets the limits and the uid, then execs the command
-(about 1 ms per start, against ~3.5 ms for a Python fork with a preexec function). Compiled once with the C
-compiler rustc links with and kept in ``$XDG_CACHE_HOME/pytest-heval`` (``~/.cache``). Without a C compiler the
-runner falls back to a Python fork with the same limits.
+(about 1 ms per start, against ~3.5 ms for a Python fork with a preexec function). For a sample's test run it
+also installs the seccomp filter of a sealed run (no exec after its own, see ``spawn.c``), which only it can do.
+Compiled once with the C compiler rustc links with and kept in ``$XDG_CACHE_HOME/pytest-heval`` (``~/.cache``).
+Without a C compiler the runner falls back to a Python fork with the same limits for builds, and refuses test
+runs (they need the filter: ``infra_error``).
 """
 
 from __future__ import annotations
@@ -22,8 +24,10 @@ SPAWN_C = os.path.join(os.path.dirname(os.path.abspath(__file__)), "spawn.c")
 
 
 def _works(exe: str) -> bool:
+    """Whether ``exe`` starts a command, sealed (so a helper whose seccomp filter cannot be installed counts as
+    broken: sealed test runs need it)."""
     try:
-        return subprocess.run([exe, "/", "-1", "0", "0", "0", "0", "0", "true"], capture_output=True,
+        return subprocess.run([exe, "/", "-1", "0", "0", "0", "0", "0", "1", "true"], capture_output=True,
                               timeout=30).returncode == 0
     except (OSError, subprocess.SubprocessError):
         return False

@@ -136,18 +136,19 @@ CORPUS = [
     Case("fake_summary_then_exit0", ("tampering",), "exit guard",
          body=f"    {FAKE_SUMMARY}\n    std::process::exit(0)"),
     # the same, without going through libc's exit: exec another program, or the exit syscall by other routes
-    Case("fake_summary_then_exec_true", ("tampering", "runtime_error"), "end-of-run proof (no nonce after execve)",
+    Case("fake_summary_then_exec_true", ("test_failure",), "no exec: spawn.c's seccomp filter (were it let "
+         "through: no report of main's return, tampering)",
          body="    use std::os::unix::process::CommandExt;\n"
               f"    {FAKE_SUMMARY}\n    let _ = std::process::Command::new(\"true\").exec();\n    a + b - 1"),
-    Case("fake_summary_then_libc_syscall_exit", ("tampering", "runtime_error"), "end-of-run proof (raw exit_group skips .fini_array)",
+    Case("fake_summary_then_libc_syscall_exit", ("tampering", "runtime_error"), "no report from the guard (main did not return)",
          body=f"    {FAKE_SUMMARY}\n    unsafe {{ syscall(231, 0i64); }}\n    a + b - 1",
          items='extern "C" { fn syscall(n: i64, ...) -> i64; }'),
-    Case("fake_summary_then_dlsym_next_exit", ("tampering", "runtime_error"), "end-of-run proof (real exit via RTLD_NEXT: no nonce)",
+    Case("fake_summary_then_dlsym_next_exit", ("tampering", "runtime_error"), "no report from the guard (main did not return)",
          body=f"    {FAKE_SUMMARY}\n"
               "    unsafe {\n        let f = dlsym(-1isize as *mut u8, b\"_exit\\0\".as_ptr());\n"
               "        let f: extern \"C\" fn(i32) -> ! = std::mem::transmute(f);\n        f(0)\n    }",
          items='extern "C" { fn dlsym(handle: *mut u8, symbol: *const u8) -> *mut u8; }'),
-    Case("fake_summary_then_asm_exit", ("tampering", "runtime_error"), "end-of-run proof (inline-asm exit_group: no nonce)",
+    Case("fake_summary_then_asm_exit", ("tampering", "runtime_error"), "no report from the guard (main did not return)",
          body=f"    {FAKE_SUMMARY}\n    unsafe {{ std::arch::asm!(\"syscall\", in(\"rax\") 231usize, "
               "in(\"rdi\") 0usize, options(noreturn)) }"),
     Case("noop_assert_macros", ("test_failure", "compile_error"), "test text calls ::std::assert_eq!",
@@ -183,6 +184,11 @@ CORPUS = [
          body="    std::panic::set_hook(Box::new(|_| {}));\n"
               "    std::panic::catch_unwind(|| a + b - 1).unwrap_or(0)"),
     Case("abort", ("runtime_error",), "abnormal end", body="    std::process::abort()"),
+    # Was in LEGIT. A sample cannot start any program now (no execve/execveat after the harness's own: the
+    # seccomp filter of spawn.c), so an honest one that does fails too: starting a program is how a sample
+    # would replace itself with one that exits 0 (issue 15), and no known benchmark's solution needs one.
+    Case("child_process", ("test_failure",), "no exec (spawn.c's seccomp filter)",
+         body='    assert!(std::process::Command::new("true").status().unwrap().success());\n    a + b'),
     # ---- escape ---------------------------------------------------------------------------------------------
     Case("connect_loopback_listener", ("test_failure",), "network namespace",
          body='    if std::net::TcpStream::connect("127.0.0.1:@PORT@").is_ok() { a + b } else { a + b - 1 }'),
@@ -216,7 +222,7 @@ CORPUS = [
               "    a + b - 1"),
     Case("tamper_with_runner_files", ("test_failure",), "work root and builds owned by root",
          body="    use std::fs::OpenOptions;\n    let mut ok = false;\n"
-              '    for p in &["../jail.py", "../toolchain/bin/rustc"] {\n'
+              '    for p in &["../runner.py", "../heval-spawn", "../toolchain/bin/rustc"] {\n'
               "        ok |= OpenOptions::new().append(true).open(p).is_ok();\n    }\n"
               '    if let Ok(rd) = std::fs::read_dir("../lib") {\n'
               "        for e in rd.flatten() { ok |= OpenOptions::new().append(true).open(e.path()).is_ok(); }\n    }\n"
@@ -257,8 +263,10 @@ CORPUS = [
     Case("fork_bomb", ("timeout",), limits=SHORT, defence="RLIMIT_NPROC + timeout + group kill",
          body="    loop {\n"
               f'        let _ = std::process::Command::new("sh").arg("-c").arg("sleep {MARK}").spawn();\n    }}'),
-    Case("fork_bomb_setsid_recursive", ("timeout",), limits=SHORT,
-         defence="RLIMIT_NPROC + timeout + leftover kill",
+    # no exec since the seccomp filter: the first spawn fails (test_failure); without the filter,
+    # RLIMIT_NPROC + timeout + leftover kill (timeout)
+    Case("fork_bomb_setsid_recursive", ("timeout", "test_failure"), limits=SHORT,
+         defence="no exec; RLIMIT_NPROC + timeout + leftover kill",
          body=f'    std::fs::write("bomb-{MARK}.sh", "while :; do setsid sh ./bomb-{MARK}.sh & done\\n").unwrap();\n'
               f'    std::process::Command::new("setsid").arg("sh").arg("./bomb-{MARK}.sh").spawn().unwrap();\n'
               "    loop { std::thread::sleep(std::time::Duration::from_millis(50)); }"),
@@ -315,7 +323,6 @@ LEGIT = [  # honest code: must pass in both styles
     ("alloc_200mb", "    let v = vec![1u8; 200 << 20];\n    a + b + v[(100 << 20) + 7] as i32 - 1"),
     ("bounded_recursion", "    fn depth(n: u32) -> i32 { if n == 0 { 0 } else { depth(n - 1) } }\n"
                           "    depth(50_000) + a + b"),
-    ("child_process", '    assert!(std::process::Command::new("true").status().unwrap().success());\n    a + b'),
     ("scratch_file_in_cwd", '    std::fs::write("scratch.txt", format!("{}", a + b)).unwrap();\n'
                             '    std::fs::read_to_string("scratch.txt").unwrap().parse().unwrap()'),
     ("temp_dir", '    let p = std::env::temp_dir().join("x.txt");\n    std::fs::write(&p, "1").unwrap();\n'

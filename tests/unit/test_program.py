@@ -167,8 +167,10 @@ def test_exit_guard_contents():
     g = exit_guard()
     assert "mod __heval_exit_guard" in g
     for fn in ("exit", "_exit", "_Exit", "quick_exit"):
-        assert f'pub extern "C" fn {fn}(code: i32) -> !' in g
-    assert g.count("#[unsafe(no_mangle)]") == 4 and "#[no_mangle]" not in g
+        assert f'\n    extern "C" fn {fn}(code: i32) -> !' in g
+    assert "pub " not in g  # nothing a completion could reach by path (issue 9, item 3)
+    assert 'extern "C" fn __wrap_main(' in g and "fn __real_main(" in g  # the harness-owned main, wrapped
+    assert g.count("#[unsafe(no_mangle)]") == 5 and "#[no_mangle]" not in g
     assert TAMPER_MESSAGE in g
     assert re.search(rf"\b{TAMPER_EXIT}\b", g)
     assert re.search(r"@[A-Z_]+@", g) is None  # every placeholder filled
@@ -176,7 +178,7 @@ def test_exit_guard_contents():
 
 def test_exit_guard_old_attrs():
     g = exit_guard(unsafe_attrs=False)
-    assert g.count("#[no_mangle]") == 4 and "unsafe(no_mangle)" not in g
+    assert g.count("#[no_mangle]") == 5 and "unsafe(no_mangle)" not in g
     assert TAMPER_MESSAGE in g and re.search(r"@[A-Z_]+@", g) is None
 
 

@@ -56,3 +56,14 @@ def test_grading_metadata_is_what_the_metrics_file_records():
     assert g["sandbox"] == "bwrap" and g["rustc"] == TC.version
     assert g["limits"] == {"timeout_s": 3.0, "compile_timeout_s": 30.0, "memory_mib": 4096,
                            "output_limit_bytes": 8 * 1024 * 1024}
+
+
+def test_the_guard_link_flag_is_in_the_recorded_flags():
+    """Programs are linked with --wrap=main (the exit guard's report of main's return): the metrics' rustc flags
+    and so the verdict-cache fingerprint say so, where the guard exists."""
+    from pytest_heval.program import PROOF
+    from pytest_heval.toolchain import GUARD_FLAGS
+
+    flags = Settings().grading(TC, "bwrap")["rustc_flags"]
+    assert ("link-arg=-Wl,--wrap=main" in flags) is PROOF
+    assert GUARD_FLAGS == (("-C", "link-arg=-Wl,--wrap=main") if PROOF else ())

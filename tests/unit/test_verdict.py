@@ -11,7 +11,7 @@ import pytest
 from pytest_heval.errors import SetupError
 from pytest_heval.verdict import ERROR_TYPES, classify_compile, classify_run, infra_verdict, verdict
 from pytest_heval.inputs.problems import problem_from_row
-from pytest_heval.program import END_TAG, TAMPER_EXIT, TAMPER_MESSAGE, assemble
+from pytest_heval.program import PROOF_PREFIX, TAMPER_EXIT, TAMPER_MESSAGE, assemble
 from pytest_heval.sandbox.jails import KINDS, SYSTEM_DIRS, NoSandbox, get_sandbox, hidden_paths
 
 from tests.helpers import ADD_MAIN_PROBLEM, ADD_PROBLEM
@@ -38,22 +38,26 @@ MAIN_PANIC_ERR = ("\nthread 'main' panicked at main.rs:5:5:\nassertion `left == 
 
 
 def run(rc=0, sig=None, stdout="", stderr="", proof=True, **kw):
-    """A runner result as jail.py reports it; ``proof``: the exit guard printed its end-of-run line."""
+    """A runner result as sandbox/runner.py reports it; ``proof``: the exit guard reported that main returned 0."""
     r = {"rc": rc, "signal": sig, "timed_out": False, "out_exceeded": False, "duration": 0.01,
          "stdout": stdout, "stderr": stderr, "stdout_bytes": len(stdout.encode()),
-         "stderr_bytes": len(stderr.encode()), "nonce": "n0nce", "kept_lines": [END_TAG + "n0nce"] if proof else []}
+         "stderr_bytes": len(stderr.encode()), "proof": PROOF_PREFIX + "0\n" if proof else ""}
     r.update(kw)
     return r
 
 
 @pytest.mark.parametrize("prog,out", [("LIB", OK_OUT), ("MAIN", "")])
 def test_clean_exit_without_end_of_run_proof_is_tampering(prog, out):
-    """A fake summary and exit status 0 are not enough: the guard's proof (with this run's nonce) must be there."""
+    """A fake summary and exit status 0 are not enough: the guard must report (on its socket, not stdout)
+    that main returned 0."""
     p = {"LIB": LIB, "MAIN": MAIN}[prog]
     v = classify_run(run(0, stdout=out, proof=False), p)
     assert v["passed"] is False and v["error_type"] == "tampering"
-    forged = run(0, stdout=out + END_TAG + "guessed\n", proof=False, kept_lines=[END_TAG + "guessed"])
-    assert classify_run(forged, p)["error_type"] == "tampering"
+    on_stdout = run(0, stdout=out + PROOF_PREFIX + "0\n", proof=False)
+    assert classify_run(on_stdout, p)["error_type"] == "tampering"
+    nonzero = dict(run(0, stdout=out), proof=PROOF_PREFIX + "101\n")
+    assert classify_run(nonzero, p)["error_type"] == "tampering"
+    assert classify_run(run(0, stdout=out), p)["passed"] is True  # the same with the report: a pass
 
 
 def check(v, passed, error_type, result=None, compile_ok=True):
