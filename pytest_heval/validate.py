@@ -172,17 +172,17 @@ def static_findings(problem: Problem) -> List[str]:
                      + (" (it is commented out)" if re.search(r"#\s*\[\s*test\s*\]", problem.test) else ""))
     elif problem.style == "main" and not re.search(r"\bassert", m) and "panic!" not in m:
         found.append("no test runs: fn main asserts nothing")
-    seen: Dict[str, Tuple[str, int]] = {}
+    seen: Dict[str, Tuple[str, int, str]] = {}
     reported = set()
     for call, value, line in asserted_calls(problem.test):
         if re.search(r"\brand|\brng\b|random", call):  # not the same call twice
             continue
         key = _norm(call)
-        first = seen.setdefault(key, (value, line))
+        first = seen.setdefault(key, (value, line, call))
         if first[0] != value and key not in reported:
             reported.add(key)
-            call = re.sub(r"\s+", " ", call)
-            found.append(f"contradictory asserts: {call} == {first[0]} (test line {first[1]}) "
+            shown = " ".join(first[2].split())
+            found.append(f"contradictory asserts: {shown} == {first[0]} (test line {first[1]}) "
                          f"and == {value} (line {line})")
     return found
 
