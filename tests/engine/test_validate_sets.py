@@ -9,15 +9,16 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import shutil
 import subprocess
 import sys
 
 from tests.helpers import ADD_MAIN_PROBLEM, ADD_PROBLEM, REPO, read_jsonl, write_jsonl
 
 
-def validate(*args, cwd=None):
+def validate(*args, cwd=None, **env_vars):
     """Run the command; (exit status, its JSON output or its text, stderr)."""
-    env = dict(os.environ, PYTHONPATH=str(REPO))
+    env = dict(os.environ, PYTHONPATH=str(REPO), **env_vars)
     p = subprocess.run([sys.executable, "-m", "pytest_heval", "validate", *map(str, args)], capture_output=True,
                        text=True, env=env, cwd=cwd, timeout=600)
     out = json.loads(p.stdout) if "--json" in args and p.stdout.strip() else p.stdout
@@ -31,13 +32,17 @@ def by_task(rows):
     return out
 
 
-def test_sigil_finds_the_32_truncated_tests(datasets):
+def test_sigil_finds_the_32_truncated_tests(datasets, tmp_path):
+    """By its name: the cache dir holds the team's byte-identical copy of the pinned file."""
     path = datasets / "humaneval-rust-sigil-180.jsonl"
+    shutil.copyfile(path, tmp_path / "humaneval-rust-sigil-180.jsonl")
     # the defect, read independently of the code under test: the test text was cut before its first #[test]
     truncated = {r["task_id"] for r in read_jsonl(path) if "#[test]" not in r["test"]}
     assert len(truncated) == 32
-    rc, out, err = validate(path, "--json", "-j", "2")
+    rc, out, err = validate("humaneval-rust-sigil", "--json", "-j", "2", HEVAL_DATA_DIR=str(tmp_path),
+                            HEVAL_DATASETS_URL="http://127.0.0.1:9/")  # never downloads: a miss fails fast
     assert rc == 1, err
+    assert out["files"][0]["path"] == str(tmp_path / "humaneval-rust-sigil-180.jsonl")
     assert out["problems"] == 180 and out["files"][0]["checks"] == {"canonical": 180}
     rows = by_task(out["rows"])
     for task_id in truncated:
