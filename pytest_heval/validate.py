@@ -89,7 +89,8 @@ def load_checks(path: str) -> Tuple[List[Problem], List[Check]]:
 # ---- static checks -----------------------------------------------------------------------------
 
 _ASSERT = re.compile(r"\bassert(_eq)?!\s*\(")
-_LITERAL = re.compile(r"""-?\d[\d_]*(\.\d[\d_]*)?([eE][+-]?\d+)?(_?[iuf](8|16|32|64|128|size))?|true|false|"[^"\\]*"|'.'""")
+_LITERAL = re.compile(r"""-?\d[\d_]*(\.\d[\d_]*)?([eE][+-]?\d+)?(_?[iuf](8|16|32|64|128|size))?"""
+                      r"""|true|false|"[^"\\]*"|'.'""")
 
 
 def _args(text: str, m: str, open_at: int) -> Optional[Tuple[List[str], int]]:
