@@ -18,6 +18,7 @@ from .errors import HevalError
 COMMANDS = (
     "pytest_heval.datasets",  # list, download and locate the named problem sets
     "pytest_heval.report.command",  # tables, a paired comparison and an HTML page from results files
+    "pytest_heval.merge",  # the results of --heval-shard runs joined into one
 )
 
 
