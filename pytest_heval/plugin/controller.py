@@ -254,7 +254,10 @@ class Controller:
             rf.finish()
             if rf.error:
                 self.messages.append(rf.error)
-            rows_by_path[path] = list(rf.rows())
+            rows = list(rf.rows())
+            if rf.error:  # not rewritten: a sample's last row counts, once (as in a rewritten file)
+                rows = list({r["sample_index"]: r for r in rows}.values())
+            rows_by_path[path] = rows
         cp = checkpoints.build(rows_by_path, o.ks, o.checkpoints, label_of=o.labels)
         self.checkpoint_lines = cp.lines
         if cp.html_error:

@@ -71,7 +71,8 @@ def runs(tmp_path_factory) -> Path:
         out = r.stdout + r.stderr
         assert r.returncode in (0, 1), out
         m = json.loads(shard_metrics(base / "shards", i).read_text())
-        assert m["complete"] and f"({m['samples']} rows for {m['samples']} samples: complete;" in out, out
+        assert m["complete"] and (f"({m['samples']} rows for {m['samples']} samples of shard {i}/{N_SHARDS} "
+                                  "(24 in the file): complete;") in out, out
         assert f"{24 - m['samples']} deselected" in out, out  # the other shards' samples, as xdist workers dropped them
     return base
 
