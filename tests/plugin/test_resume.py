@@ -98,14 +98,15 @@ def _whole_rows(path: Path) -> List[dict]:
     return [json.loads(line) for line in data.split(b"\n")[:-1]]
 
 
-def test_sigkill_of_the_controller_then_resume_equals_one_run(tmp_path, reference):
+@pytest.mark.parametrize("after", [1, 25], ids=["early", "late"])
+def test_sigkill_of_the_controller_then_resume_equals_one_run(tmp_path, reference, after):
     d = tmp_path / "killed"
     write_inputs(d)
     streamed = d / "samples.jsonl_results.jsonl"
     proc = subprocess.Popen(argv(), cwd=d, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + 300
-        while len(_whole_rows(streamed)) < 5:
+        while len(_whole_rows(streamed)) < after:
             assert proc.poll() is None, "the run ended before it could be killed:\n" + proc.stdout.read().decode()
             assert time.monotonic() < deadline, "no rows appeared"
             time.sleep(0.02)
@@ -118,7 +119,7 @@ def test_sigkill_of_the_controller_then_resume_equals_one_run(tmp_path, referenc
             proc.wait()
         proc.stdout.close()
     kept = _whole_rows(streamed)
-    assert 5 <= len(kept) < N, f"killed after {len(kept)} rows: not mid-run"
+    assert after <= len(kept) < N, f"killed after {len(kept)} rows: not mid-run"
     # the workers notice their controller is gone and end (with their sandboxes) on their own
     deadline = time.monotonic() + 60
     while any(_running(p) for p in workers) and time.monotonic() < deadline:

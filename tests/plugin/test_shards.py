@@ -209,3 +209,16 @@ def test_a_shard_resumes(runs, tmp_path):
     assert comparable_rows(read_jsonl(shard_results(d, 3))) == comparable_rows(full)
     counts = Counter(r["task_id"] for r in full)
     assert all(counts[t] == SIZES[t] for t in counts)  # whole problems
+
+
+def test_more_shards_than_problems(runs, tmp_path):
+    """Shard 8 of 8 over 7 problems holds nothing: its run writes empty files and exits 0."""
+    d = tmp_path / "eight"
+    d.mkdir()
+    for f in ("problems.jsonl", "samples.jsonl"):
+        shutil.copy(runs / "shards" / f, d)
+    r = heval(d, "--heval-shard", "8/8")
+    out = r.stdout + r.stderr
+    assert r.returncode == 0, out
+    assert "(0 rows for 0 samples of shard 8/8 (24 in the file): complete;" in out and "24 deselected" in out, out
+    assert shard_results(d, 8, 8).read_text() == ""
