@@ -132,7 +132,8 @@ class Controller:
             if o.shard is not None:  # the other shards' samples
                 outside = shard_indexes([s.task_id for s in samples], o.shard).invert()
             self.expected[p] = len(samples) - (len(outside) if outside is not None else 0)
-            reason = stale_reason(res, met, samples, grading)
+            collect_only = self.config.option.collectonly
+            reason = None if collect_only and not o.resume else stale_reason(res, met, samples, grading)
             if reason and o.resume:
                 raise pytest.UsageError(
                     f"--heval-resume: {res} holds the results of {reason}: they cannot be resumed; grade again "
@@ -153,7 +154,7 @@ class Controller:
         self.config.stash[SKIP] = skip
         self.skipped = sum(len(b) for b in skip if b is not None)
         if self.config.option.collectonly:
-            return  # --co writes nothing
+            return  # --co writes nothing (and deselects as the run would)
         for p, res, met, reason in plans:
             if reason:
                 for f in (res, met):

@@ -200,3 +200,22 @@ def test_resume_refuses_rows_of_other_samples_or_grading(tmp_path, reference):
     r = heval(d, "--heval-resume")
     assert r.returncode == pytest.ExitCode.USAGE_ERROR and "grading is unknown" in r.stderr, r.stderr
     assert (d / "samples.jsonl_results.jsonl").read_bytes() == before  # refused: nothing touched
+
+
+def test_a_full_run_that_ends_incomplete_is_an_error(pytester):
+    """Completeness (item 6): a sample that silently drops out of a run over the whole file (here a conftest
+    deselects it without telling anyone) makes the run fail, though every graded sample passed."""
+    write_jsonl(pytester.path / "problems.jsonl", [ADD_PROBLEM])
+    write_jsonl(pytester.path / "samples.jsonl", [{"task_id": "Add/0", "completion": "    a + b\n}\n"}] * 3)
+    pytester.makeconftest(
+        "def pytest_collection_modifyitems(items):\n"
+        "    items[:] = [i for i in items if not i.name.endswith('#1')]\n")
+    r = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--heval", "samples.jsonl", "--heval-problems",
+                                      "problems.jsonl", "--heval-k", "1")
+    out = r.stdout.str()
+    assert r.ret == pytest.ExitCode.TESTS_FAILED, out
+    assert "2 passed" in out and "(2 rows for 3 samples: INCOMPLETE; 1 missing, 2 graded by this run" in out, out
+    assert "ERROR: results incomplete: samples.jsonl: 2 rows for 3 samples at the end of a run over the whole " \
+           "file" in out, out
+    m = json.loads((pytester.path / "samples.jsonl_metrics.json").read_text())
+    assert m["complete"] is False and m["missing"] == 1 and m["status"] == "incomplete"
