@@ -58,7 +58,8 @@ class Shard:
             raise MergeError(f"{results_path}: its metrics file {self.metrics_path} cannot be read ({e}): the merge "
                              "needs it to know the shard, the samples file and the grading") from None
         info = self.metrics.get("shard")
-        if not isinstance(info, dict) or not all(k in info for k in ("index", "count", "samples_sha256", "grading")):
+        needed = ("index", "count", "samples_sha256", "samples_total", "grading")
+        if not isinstance(info, dict) or not all(k in info for k in needed):
             raise MergeError(f"{results_path}: not a shard's results ({os.path.basename(self.metrics_path)} records "
                              "no --heval-shard I/N)")
         self.info = info
@@ -74,9 +75,9 @@ class Shard:
                     index = orjson.loads(line).get("sample_index")
                 except (orjson.JSONDecodeError, AttributeError) as e:
                     raise MergeError(f"{results_path}:{n}: not a JSON object ({e})") from None
-                if not isinstance(index, int) or not 0 <= index < int(info.get("samples_total", 0)):
+                if not isinstance(index, int) or not 0 <= index < int(info["samples_total"]):
                     raise MergeError(f"{results_path}:{n}: field 'sample_index': {index!r} is not a sample of a "
-                                     f"file of {info.get('samples_total')} samples")
+                                     f"file of {info['samples_total']} samples")
                 self.duplicated += index in self.rows
                 self.rows[index] = (offset, len(line))
                 offset += len(line)
