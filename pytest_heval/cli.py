@@ -19,6 +19,7 @@ COMMANDS = (
     "pytest_heval.datasets",  # list, download and locate the named problem sets
     "pytest_heval.report.command",  # tables, a paired comparison and an HTML page from results files
     "pytest_heval.validate",  # a problem set's broken problems (canonical must pass, buggy must fail)
+    "pytest_heval.merge",  # the results of --heval-shard runs joined into one
 )
 
 

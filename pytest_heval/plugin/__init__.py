@@ -18,6 +18,7 @@ from ..inputs import read_head
 from ..inputs.jsonl import is_jsonl_path
 from .controller import Controller
 from .options import RunOptions, pytest_addoption
+from .selection import Selection
 from .worker import Worker
 from .xdist import bound_worker_restarts, check_same_grading, distributing, pytest_xdist_auto_num_workers
 
@@ -36,6 +37,7 @@ def pytest_configure(config: pytest.Config) -> None:
         config.pluginmanager.register(Controller(opts, config), "heval-controller")
         bound_worker_restarts(config)
     if is_worker or not distributing(config):
+        config.pluginmanager.register(Selection(opts.samples_paths, config), "heval-selection")
         config.pluginmanager.register(Worker(opts, config), "heval-worker")
 
 

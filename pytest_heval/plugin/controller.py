@@ -7,7 +7,6 @@ never judges: data flows one way, from a worker's ``report.heval`` to a row of t
 
 from __future__ import annotations
 
-import collections
 import datetime
 import os
 import shutil
@@ -19,14 +18,16 @@ import pytest
 
 from ..features import features
 from ..grader import make_plan, sample_programs
-from ..metrics import compute, threshold_check
+from ..metrics import threshold_check
 from ..plan import Plan, Ref
 from ..report import checkpoints
 from ..report.junit import junit_suite_properties
 from ..report.terminal import failed_lines, fmt_duration, progress_line, summary_lines
-from ..results import ResultsFile, output_paths, result_row, stale_reason, write_metrics
+from ..results import ResultsFile, file_metrics, output_paths, result_row, stale_reason, write_metrics
+from ..shards import Bits, file_sha256, finished_indexes, shard_indexes
 from ..verdict import infra_verdict
 from .options import RunOptions
+from .selection import SKIP, skip_to_wire
 from .xdist import BatchScheduling, locate, n_workers
 
 PROGRESS_EVERY_S = 15.0  # plain progress lines (not a terminal); on a terminal the bar moves with every sample
@@ -34,6 +35,12 @@ PROGRESS_EVERY_S = 15.0  # plain progress lines (not a terminal); on a terminal 
 
 def _iso(t: float) -> str:
     return datetime.datetime.fromtimestamp(t, datetime.timezone.utc).isoformat()
+
+
+class _Deselected:
+    """Stands for a sample an xdist worker deselected, in the terminal's count (xdist does not pass those on)."""
+
+    nodeid = ""
 
 
 class Controller:
@@ -48,6 +55,9 @@ class Controller:
         self.messages: List[str] = list(opts.notes)
         self.checkpoint_lines: List[str] = []
         self.selected: Optional[int] = None  # samples this run grades (None: not known yet)
+        self.expected: Dict[str, int] = {}  # samples path -> samples its results file should hold (a shard's own)
+        self._sha256: Dict[str, str] = {}
+        self.skipped = 0  # samples deselected by --heval-shard / --heval-resume
         self.failed: Dict[str, List[str]] = defaultdict(list)  # error type -> item names
         self.verbose = config.get_verbosity() > 0
         opt = config.option
@@ -88,12 +98,16 @@ class Controller:
     def pytest_xdist_node_collection_finished(self, node, ids):
         if self.selected is None:
             self.selected = sum(self._locate(i) is not None for i in ids)
+            if self.skipped:  # xdist does not pass on the workers' deselections: say it here, once
+                self.config.hook.pytest_deselected(items=[_Deselected()] * self.skipped)
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_configure_node(self, node):
-        """What each worker must use: the problem files this process chose (named sets resolved, or guessed), and
-        how it grades (a remote worker checks it grades the same: ``check_same_grading``)."""
+        """What each worker must use: the problem files this process chose (named sets resolved, or guessed), the
+        samples not to grade (other shards', those resumed), and how it grades (a remote worker checks it grades
+        the same: ``check_same_grading``)."""
         node.workerinput["heval_problem_files"] = list(self.opts.inputs.problem_paths)
+        node.workerinput["heval_skip"] = skip_to_wire(self.config.stash.get(SKIP, []))
         node.workerinput["heval_grading"] = self.opts.settings.grading(self.opts.toolchain, self.opts.sandbox.kind)
 
     @pytest.hookimpl(trylast=True)
@@ -102,24 +116,47 @@ class Controller:
 
     # ---- recording -------------------------------------------------------------------------
     def pytest_sessionstart(self, session):
-        if self.config.option.collectonly:
-            return  # --co writes nothing
         o = self.opts
         grading = o.settings.grading(o.toolchain, o.sandbox.kind)
         seen: Dict[str, str] = {}
+        skip: List[Optional[Bits]] = []
+        plans = []
         for p in o.samples_paths:
-            res, met = output_paths(p, o.settings.results)
+            res, met = output_paths(p, o.settings.results, o.shard)
             if res in seen:
                 raise pytest.UsageError(f"{seen[res]} and {p} would both write {res}: give them different names "
                                         "or drop --heval-results")
             seen[res] = p
-            reason = stale_reason(res, met, o.inputs.load(p).samples, grading)
+            samples = o.inputs.load(p).samples
+            outside = None
+            if o.shard is not None:  # the other shards' samples
+                outside = shard_indexes([s.task_id for s in samples], o.shard).invert()
+            self.expected[p] = len(samples) - (len(outside) if outside is not None else 0)
+            collect_only = self.config.option.collectonly
+            reason = None if collect_only and not o.resume else stale_reason(res, met, samples, grading)
+            if reason and o.resume:
+                raise pytest.UsageError(
+                    f"--heval-resume: {res} holds the results of {reason}: they cannot be resumed; grade again "
+                    "without --heval-resume (the old files are then kept as .previous)")
+            if reason and o.partial:
+                raise pytest.UsageError(
+                    f"{res} holds the results of {reason}; this run grades only part of {p} (-k, -m, --lf, "
+                    "--deselect or node ids) and would mix them: grade the whole file, or write elsewhere "
+                    "with --heval-results DIR")
+            if o.resume:
+                done = finished_indexes(res, len(samples))
+                kept = len(done)
+                outside = done if outside is None else outside | done
+                self.messages.append(f"{o.labels[p]}: --heval-resume: {kept} finished row(s) of {res} kept, "
+                                     f"{self.expected[p] - kept} sample(s) to grade")
+            skip.append(outside)
+            plans.append((p, res, met, reason))
+        self.config.stash[SKIP] = skip
+        self.skipped = sum(len(b) for b in skip if b is not None)
+        if self.config.option.collectonly:
+            return  # --co writes nothing (and deselects as the run would)
+        for p, res, met, reason in plans:
             if reason:
-                if o.partial:
-                    raise pytest.UsageError(
-                        f"{res} holds the results of {reason}; this run grades only part of {p} (-k, -m, --lf, "
-                        "--deselect or node ids) and would mix them: grade the whole file, or write elsewhere "
-                        "with --heval-results DIR")
                 for f in (res, met):
                     if os.path.exists(f):
                         os.replace(f, f + ".previous")
@@ -131,8 +168,20 @@ class Controller:
             except OSError as e:
                 raise pytest.UsageError(f"cannot create the results file {res}: {e.strerror or e}") from None
             self.files[p] = rf
+            extra = {}
+            if o.shard is not None:
+                extra["shard"] = self._shard_info(p, grading)
             write_metrics(met, {"samples_file": p, "label": o.labels[p], "results_file": res, "status": "running",
-                                "started": _iso(self.started), **grading})
+                                "started": _iso(self.started), **grading, **extra})
+
+    def _shard_info(self, path: str, grading: Dict[str, Any]) -> Dict[str, Any]:
+        """What the merge command checks of each shard: which split, of which samples file, graded how."""
+        i, n = self.opts.shard
+        if path not in self._sha256:
+            self._sha256[path] = file_sha256(path)
+        return {"index": i, "count": n, "samples_sha256": self._sha256[path],
+                "samples_total": len(self.opts.inputs.load(path).samples), "expected_samples": self.expected[path],
+                "grading": grading}
 
     def pytest_runtest_logreport(self, report):
         h = getattr(report, "heval", None)
@@ -168,8 +217,7 @@ class Controller:
             return
         self._last_progress = now
         done = sum(rf.written for rf in self.files.values())
-        total = self.selected if self.selected is not None else sum(
-            len(self.opts.inputs.load(p).samples) for p in self.opts.samples_paths)
+        total = self.selected if self.selected is not None else sum(self.expected.values())
         line = progress_line(done, total, now - self.started, bar=on_tty, final=final)
         if on_tty:
             width = shutil.get_terminal_size().columns - 1
@@ -207,29 +255,25 @@ class Controller:
             rf.finish()
             if rf.error:
                 self.messages.append(rf.error)
-            rows_by_path[path] = list(rf.rows())
+            rows = list(rf.rows())
+            if rf.error:  # not rewritten: a sample's last row counts, once (as in a rewritten file)
+                rows = list({r["sample_index"]: r for r in rows}.values())
+            rows_by_path[path] = rows
         cp = checkpoints.build(rows_by_path, o.ks, o.checkpoints, label_of=o.labels)
         self.checkpoint_lines = cp.lines
         if cp.html_error:
             self.messages.append(cp.html_error)
         for path, rf in self.files.items():
-            m = compute(rows_by_path[path], o.ks)
-            expected = len(o.inputs.load(path).samples)
-            m.update({"samples_file": path, "label": o.labels[path], "results_file": rf.path,
-                      "expected_samples": expected, "missing": max(0, expected - m["samples"]),
-                      "graded_this_run": rf.written, "graded_twice": len(rf.rewritten),
-                      "complete": m["samples"] == expected and rf.error is None})
-            m["status"] = "complete" if m["complete"] else "incomplete"
-            m.update(grading)
-            m.update({"started": _iso(self.started), "ended": _iso(ended), "wall_time_s": round(wall, 3),
-                      "samples_per_minute": round(rf.written / wall * 60, 1) if wall > 0 else None})
-            m.update(cp.per_file[path])
-            m["completion_form"] = o.settings.completion_form
-            forms = collections.Counter(r.get("completion_form") for r in rows_by_path[path])
-            forms.pop(None, None)  # rows the harness failed to judge
-            m["completion_forms"] = dict(forms.most_common())
+            m = file_metrics(rows_by_path[path], o.ks, samples_file=path, label=o.labels[path], results_file=rf.path,
+                             expected=self.expected[path], graded_this_run=rf.written,
+                             graded_twice=len(rf.rewritten), saved=rf.error is None, grading=grading,
+                             started=_iso(self.started), ended=_iso(ended), wall_s=wall,
+                             completion_form=o.settings.completion_form, extra=cp.per_file[path])
+            if o.shard is not None:
+                m["shard"] = self._shard_info(path, grading)
+            expected = self.expected[path]
             self.metrics[path] = m
-            err = write_metrics(output_paths(path, o.settings.results)[1], m)
+            err = write_metrics(output_paths(path, o.settings.results, o.shard)[1], m)
             if err:
                 self.messages.append(err)
             if xml is not None:
@@ -241,7 +285,13 @@ class Controller:
                                 "over the whole file")
         for p in problems:
             self.messages.append(f"ERROR: results incomplete: {p}")
-        if problems and exitstatus == pytest.ExitCode.OK:
+        if not interrupted and ((o.resume and exitstatus == pytest.ExitCode.OK)
+                                or ((o.resume or o.shard) and exitstatus == pytest.ExitCode.NO_TESTS_COLLECTED)):
+            # the exit status of the whole file, as an uninterrupted run's (the kept rows' failures count too); a
+            # shard with no samples (more shards than problems) is not an error
+            failed = any(m["passed"] < m["samples"] for m in self.metrics.values())
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED if failed else pytest.ExitCode.OK
+        if problems and session.exitstatus == pytest.ExitCode.OK:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
         if (o.fail_under or cp.gate_ok is not None) and exitstatus in (
                 pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED, pytest.ExitCode.NO_TESTS_COLLECTED):

@@ -19,6 +19,7 @@ from ..report.checkpoints import CheckpointOptions
 from ..sandbox import Sandbox, get_sandbox
 from ..lint import find_clippy
 from ..settings import Settings, boolean
+from ..shards import Shard, parse_shard
 from ..toolchain import Toolchain, find_toolchain
 
 # metrics a --heval-fail-under threshold may name besides pass@k
@@ -52,6 +53,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                 help="print a problem x samples-file table of passed/judged")
     g.addoption("--heval-html", default=None, metavar="PATH",
                 help="write one self-contained HTML report (charts, heat map, every sample, the comparison)")
+    g.addoption("--heval-resume", action="store_true", default=False,
+                help="keep the finished rows of the results file an earlier (killed) run left, if it graded the "
+                     "same samples the same way, and grade only the rest (infra_error rows again)")
+    g.addoption("--heval-shard", default=None, metavar="I/N",
+                help="grade shard I of N: whole problems, about 1/N of the samples; results go to "
+                     "<samples>.shard-I-of-N_results.jsonl; join the N with python -m pytest_heval merge")
     for f in Settings.table():
         ini = "heval_" + f.name
         help_ = f.metadata["help"]
@@ -156,6 +163,8 @@ class RunOptions:
     notes: List[str]  # said once at the start and in the summary
     problems_note: Optional[str] = None  # which known dataset is used, for the summary
     checkpoints: CheckpointOptions = dataclasses.field(default_factory=CheckpointOptions)
+    resume: bool = False  # --heval-resume
+    shard: Optional[Shard] = None  # --heval-shard I/N
 
     @classmethod
     def from_config(cls, config: pytest.Config, validate_inputs: bool) -> "RunOptions":
@@ -194,6 +203,10 @@ class RunOptions:
         except HevalError as e:
             raise pytest.UsageError(str(e)) from None
         fail_under = parse_fail_under(config.getoption("heval_fail_under"))
+        try:
+            shard = parse_shard(config.getoption("heval_shard")) if config.getoption("heval_shard") else None
+        except HevalError as e:
+            raise pytest.UsageError(str(e)) from None
         checkpoints = CheckpointOptions(
             compare_to=config.getoption("heval_compare_to"), fail_if_regressed=config.getoption("heval_fail_if_regressed"),
             alpha=config.getoption("heval_alpha"), per_problem=config.getoption("heval_per_problem"),
@@ -237,4 +250,5 @@ class RunOptions:
                              f"{settings.compile_timeout:g} s + run {settings.timeout:g} s + 60 s): heval items use "
                              f"{needed:g} s")
         return cls(settings, paths, labels(paths, list(config.getoption("heval_label"))), inputs, toolchain, sandbox,
-                   ks, fail_under, backstop, partial_selection(config), notes, problems_note, checkpoints)
+                   ks, fail_under, backstop, partial_selection(config), notes, problems_note, checkpoints,
+                   resume=bool(config.getoption("heval_resume")), shard=shard)

@@ -51,7 +51,9 @@ def summary_lines(metrics: Dict[str, Any], write_error: Optional[str] = None) ->
     status = "complete" if m["complete"] else "INCOMPLETE"
     if write_error:
         status = f"NOT SAVED: {write_error}"
-    lines.append(f"  results: {m['results_file']}   ({m['samples']} rows for {m['expected_samples']} samples: {status}; "
+    shard = m.get("shard")
+    of = f" of shard {shard['index']}/{shard['count']} ({shard['samples_total']} in the file)" if shard else ""
+    lines.append(f"  results: {m['results_file']}   ({m['samples']} rows for {m['expected_samples']} samples{of}: {status}; "
                  f"{m['missing']} missing, {m['graded_this_run']} graded by this run, {m['graded_twice']} graded twice)")
     return lines
 
