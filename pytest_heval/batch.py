@@ -77,13 +77,13 @@ class Builder:
         if self.crates is None:
             return True
         try:
-            self._crate_args(p.crates)
+            self.crate_args(p.crates)
             return True
         except SetupError as e:
             out[p.key] = Build(verdict=infra_verdict(str(e)))
             return False
 
-    def _crate_args(self, crates: tuple) -> List[str]:
+    def crate_args(self, crates: tuple) -> List[str]:
         if self.crates is None or not crates:
             return []
         self.client.start()  # the work root the crates are copied into
@@ -91,7 +91,7 @@ class Builder:
 
     def _compile(self, *args, crates: tuple = (), extra: List[str] = (), **kw) -> Dict[str, Any]:
         # every program carries the exit guard, whose __wrap_main takes main's place: GUARD_FLAGS link it so
-        return self.client.compile(self.limits, *args, extra=[*GUARD_FLAGS, *extra, *self._crate_args(crates)], **kw)
+        return self.client.compile(self.limits, *args, extra=[*GUARD_FLAGS, *extra, *self.crate_args(crates)], **kw)
 
     def _build_alone(self, p: Program, check_first: bool = False) -> Build:
         """Build one program alone. ``check_first``: it is expected to fail (it failed in a batch), so type-check

@@ -70,7 +70,8 @@ class Grader:
         self.sandbox = sandbox or get_sandbox(settings.sandbox)
         self.client = RunnerClient(self.toolchain, self.sandbox, worker, base_dir)  # the jail starts on first use
         self.builder = Builder(self.client, settings.limits, Crates(self.toolchain.rustc, settings.crates))
-        self.linter = Linter(self.client, settings.limits, settings.clippy_argv) if settings.clippy else None
+        self.linter = (Linter(self.client, settings.limits, settings.clippy_argv, self.builder.crate_args)
+                       if settings.clippy else None)
         self.cache = (VerdictCache(settings.cache, settings.fingerprint(self.toolchain, self.sandbox.kind))
                       if settings.cache else None)
         self._plan: Optional[Plan] = None

@@ -16,7 +16,7 @@ import os
 import re
 import shutil
 import subprocess
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import orjson
 
@@ -137,10 +137,12 @@ def judge(found: List[Tuple[str, str]], seconds: float) -> Lint:
 class Linter:
     """Runs clippy-driver in the sandbox over programs that built, the way they were built."""
 
-    def __init__(self, client: RunnerClient, limits: Limits, args: Sequence[str]):
+    def __init__(self, client: RunnerClient, limits: Limits, args: Sequence[str],
+                 crate_args: Callable[[tuple], List[str]] = lambda crates: []):
         self.client = client
         self.limits = limits
         self.args = list(args)
+        self.crate_args = crate_args  # the --extern arguments of the dataset crates a program names (as its build)
         self.batch_runs = 0  # clippy-driver runs over a batch crate
         self.alone_runs = 0  # clippy-driver runs over one program
 
@@ -167,9 +169,9 @@ class Linter:
             out[p.key] = self.lint_alone(p)
         return out
 
-    def _run(self, d: str, src: str, style: str, edition: str) -> dict:
+    def _run(self, d: str, src: str, style: str, edition: str, crates: tuple = ()) -> dict:
         argv = clippy_argv(clippy_path(self.client.rustc), src, os.path.join(d, "lint.rmeta"), style, edition,
-                           self.args)
+                           [*self.args, *self.crate_args(crates)])
         return self.client.tool(self.limits, argv, d, full_stderr=True)
 
     def _lint_batch(self, group: List[Program], out: Dict[str, Lint]) -> List[Program]:
@@ -189,7 +191,7 @@ class Linter:
             src = os.path.join(d, "root.rs")
             with open(src, "w") as f:
                 f.write("\n".join(root) + "\n")
-            c = self._run(d, src, group[0].style, group[0].edition)
+            c = self._run(d, src, group[0].style, group[0].edition, group[0].crates)  # one batch: one crate set
         finally:
             shutil.rmtree(d, ignore_errors=True)
         if c.get("error") or c.get("timed_out") or c.get("signal") or c.get("rc") not in (0, 1):
@@ -210,7 +212,7 @@ class Linter:
             src = os.path.join(d, "main.rs")
             with open(src, "w", encoding="utf-8", errors="surrogatepass") as f:
                 f.write(p.source)
-            c = self._run(d, src, p.style, p.edition)
+            c = self._run(d, src, p.style, p.edition, p.crates)
         finally:
             shutil.rmtree(d, ignore_errors=True)
         seconds = c.get("duration", 0.0)
@@ -219,5 +221,8 @@ class Linter:
         if c.get("error") or c.get("signal") or c.get("rc") not in (0, 1):
             why = c.get("error") or f"clippy-driver failed (exit {c.get('rc')}, signal {c.get('signal')})"
             return Lint(None, (), seconds, f"{why}: {c.get('stderr', '')[-400:]}".strip())
-        found, _ = findings(c.get("stderr", ""), {"main": byte_span(p.body, p.completion_span)})
+        found, hard = findings(c.get("stderr", ""), {"main": byte_span(p.body, p.completion_span)})
+        if hard and not found.get("main"):  # an error outside the completion (the program built, so it is ours)
+            return Lint(None, (), seconds, "clippy-driver stopped on an error outside the completion: "
+                                           f"{c.get('stderr', '')[-400:]}".strip())
         return judge(found.get("main", []), seconds)

@@ -72,3 +72,23 @@ def test_the_crate_set_is_in_the_verdict_fingerprint(tmp_path):
     assert default.grading(tc, "bwrap")["crates"] == crates_identity(tc.rustc)
     assert default.grading(tc, "bwrap")["crates"] is not None
     assert default.fingerprint(tc, "bwrap") != other.fingerprint(tc, "bwrap")
+
+
+def test_clippy_lints_programs_that_use_the_crates(datasets, tmp_path):
+    """clippy-driver gets the same --extern arguments as the build: a program that uses rand/regex/md5 is linted
+    (clippy_ok true or false), not failed by an unresolved import."""
+    problems = str(datasets / "humaneval-x-rust.jsonl.gz")
+    with gzip.open(problems, "rt", encoding="utf-8") as f:
+        rows = [json.loads(line) for line in f][:6]
+    samples = write_jsonl(tmp_path / "s.jsonl", [{"task_id": r["task_id"], "completion": r["canonical_solution"]}
+                                                 for r in rows])
+    inputs = Inputs([problems])
+    refs = [(str(samples), s.index) for s in inputs.load(str(samples)).samples]
+    settings = Settings(sandbox="bwrap", clippy=True)
+    with Grader(settings) as g:
+        verdicts = [v for _, v in g.grade(refs, sample_programs(inputs, settings, g.toolchain))]
+    assert all(v["passed"] for v in verdicts), [v["result"] for v in verdicts]
+    assert all(v["clippy_ok"] is not None and not v.get("clippy_error") for v in verdicts), \
+        [(v.get("clippy_ok"), v.get("clippy_error")) for v in verdicts]
+    # HumanEval-X's canonical solutions end in `return`: clippy really ran over them
+    assert any("clippy::needless_return" in (v["clippy_lints"] or ()) for v in verdicts)
