@@ -30,7 +30,7 @@ from throughput import BENCH, REPO, CpuMeter, make_samples, place, read_jsonl, t
 def grade(samples: str, problems: str, extra: List[str]) -> tuple:
     env = dict(os.environ, PYTHONPATH=REPO)
     env.pop("PYTHONDONTWRITEBYTECODE", None)
-    argv = [sys.executable, "-m", "pytest", "--heval", samples, "--heval-problems", problems,
+    argv = [sys.executable, "-m", "pytest", "--heval", samples, f"--heval-problems={problems}",
             "--heval-sandbox", "firejail", "-n", "2", "-p", "no:cacheprovider", "-q"] + extra
     log = samples + ".log"
     with open(log, "wb") as f, CpuMeter() as m:

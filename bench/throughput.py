@@ -172,7 +172,7 @@ HEVAL_PY = sys.executable  # replaced by the venv's python in main()
 
 
 def pytest_heval(samples: str, problems: str, extra: List[str]) -> Tuple[float, Optional[List[Dict[str, Any]]], str]:
-    argv = [HEVAL_PY, "-m", "pytest", "--heval", samples, "--heval-problems", problems,
+    argv = [HEVAL_PY, "-m", "pytest", "--heval", samples, f"--heval-problems={problems}",
             "--heval-sandbox", "firejail", "-n", "2", "-p", "no:cacheprovider", "-q"] + extra
     log = samples + ".log"
     wall, rc = run_cmd(argv, log, os.path.dirname(samples))
