@@ -78,7 +78,7 @@ class Settings:
     crates: Optional[str] = _setting(None, "directory of unpacked crate sources for the crates dataset programs "
                                            "import: rand, regex, md5 (default: Debian's /usr/share/cargo/registry; "
                                            "'none': build those programs without them)")
-    # not in grading(): the form decides the program's text, which the verdict cache is keyed by already
+    # in grading(): one results file holds rows of one kind (a partial run or a resume cannot mix auto and raw)
     completion_form: str = _setting("auto", "auto: recognise each answer's form (a continuation, a full function, "
                                     "a markdown fence, its own main or tests...) and grade it as meant; raw: prompt + "
                                     "completion + test exactly as given", choices=COMPLETION_FORMS)
@@ -169,6 +169,7 @@ class Settings:
             "crates": crates_identity(toolchain.rustc, self.crates),
             "deny": sorted(self.denied),
             "clippy_args": self.clippy_argv if self.clippy else None,
+            "completion_form": self.completion_form,  # how answers become programs: a results file holds one kind
             "plugin_version": __version__,
         }
 
