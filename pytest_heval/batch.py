@@ -159,8 +159,9 @@ class Builder:
             if c.get("timed_out") or c.get("error") or c.get("signal"):
                 return pending  # one of them hangs rustc (or the toolchain broke): judge each alone
             bad = {n for n in error_files(c.get("stderr", "")) if n in names}
-            if not bad:
-                return pending  # errors that name no sample (at link time, say): build each alone
+            if not bad:  # errors that name no sample (at link time, say): halve the batch until they do, or are alone
+                half = len(pending) // 2
+                return self._build_batch(pending[:half], edition, out) + self._build_batch(pending[half:], edition, out)
             pending = [p for n, p in names.items() if n not in bad]
             for n in sorted(bad):
                 out[names[n].key] = self._build_alone(names[n], check_first=True)
