@@ -220,7 +220,8 @@ class Grader:
             cwd = self.client.new_dir()  # its own clean, empty work dir, the only place it may write
             try:
                 nonce = os.urandom(16).hex()
-                r = self.client.run(self.limits, argv, cwd, nonce, keep_prefix=("test ", END_TAG))
+                limits = self.limits if p.timeout is None else dataclasses.replace(self.limits, timeout=p.timeout)
+                r = self.client.run(limits, argv, cwd, nonce, keep_prefix=("test ", END_TAG))
                 r["nonce"] = nonce
             finally:
                 shutil.rmtree(cwd, ignore_errors=True)
@@ -228,6 +229,7 @@ class Grader:
             return infra_verdict(str(e))
         v = classify_run(r, p)
         v["run_s"] = round(r.get("duration", 0.0), 4)
+        v["cpu_s"] = r.get("cpu")  # user+sys of the run's process tree
         v["compile_s"] = round(b.compile_s, 4)
         v["binary_size_bytes"] = size
         return v

@@ -201,7 +201,8 @@ class RunnerClient:
         if nonce:
             env["HEVAL_NONCE"] = nonce
         return self.request({
-            "argv": list(argv), "cwd": cwd, "env": env, "timeout": limits.timeout, "mem_mb": limits.memory_mb,
-            "cpu_s": int(limits.timeout) + 2, "fsize_mb": limits.fsize_mb, "nproc": limits.nproc, "nofile": 1024,
+            # the CPU limit is on the whole process tree (the runner measures it); RLIMIT_CPU per process backs it
+            "argv": list(argv), "cwd": cwd, "env": env, "timeout": limits.wall, "cpu_limit": limits.timeout,
+            "mem_mb": limits.memory_mb, "cpu_s": int(limits.timeout) + 2, "fsize_mb": limits.fsize_mb, "nproc": limits.nproc, "nofile": 1024,
             "uid": self.uid, "out_limit": limits.output_limit, "tail": limits.tail, "keep_prefix": list(keep_prefix),
         })
