@@ -44,14 +44,18 @@ def sample_form(inputs: Inputs, settings: Settings, ref: Ref) -> Formed:
     return form_for(problem, sample.completion, settings.completion_form)
 
 
-def sample_programs(inputs: Inputs, settings: Settings, toolchain: Toolchain) -> ProgramOf:
-    """The program of each sample of ``inputs`` (assembled when asked for, not kept)."""
+def sample_programs(inputs: Inputs, settings: Settings, toolchain: Toolchain,
+                    timeouts: Optional[Dict[str, float]] = None) -> ProgramOf:
+    """The program of each sample of ``inputs`` (assembled when asked for, not kept); ``timeouts``: task_id -> the
+    problem's own CPU limit (``--heval-timeout auto``, :mod:`.timeouts`), carried by its programs."""
     def program_of(ref: Ref) -> Program:
         problem = inputs.get(*ref)[1]
         formed = sample_form(inputs, settings, ref)
         if formed.head != problem.head:
             problem = dataclasses.replace(problem, head=formed.head)
-        return assemble(problem, formed.completion, settings.edition, toolchain.unsafe_attrs)
+        p = assemble(problem, formed.completion, settings.edition, toolchain.unsafe_attrs)
+        limit = timeouts.get(problem.task_id) if timeouts else None
+        return p if limit is None else dataclasses.replace(p, timeout=limit)
     return program_of
 
 

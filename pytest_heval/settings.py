@@ -31,9 +31,12 @@ class SettingsError(HevalError):
     """A setting's value is not valid (the message names the option)."""
 
 
-def _setting(default: Any, help: str, *, type: Callable = str, choices: Optional[Tuple[str, ...]] = None) -> Any:
-    """A field of :class:`Settings`: its default, its help, the type its string value is parsed with."""
-    return dataclasses.field(default=default, metadata={"help": help, "type": type, "choices": choices})
+def _setting(default: Any, help: str, *, type: Callable = str, choices: Optional[Tuple[str, ...]] = None,
+             what: Optional[str] = None) -> Any:
+    """A field of :class:`Settings`: its default, its help, the type its string value is parsed with (``what``: its
+    name in an error, default the type's)."""
+    return dataclasses.field(default=default, metadata={"help": help, "type": type, "choices": choices,
+                                                        "what": what or getattr(type, "__name__", "value")})
 
 
 def boolean(value: Any) -> bool:
@@ -86,13 +89,13 @@ class Settings:
     timeout: Union[float, str] = _setting(FIXED_TIMEOUT, "CPU seconds (user+sys of its whole process tree) a "
                                           "sample's tests may use; 'auto': per problem, max(--heval-min-timeout, "
                                           "--heval-timeout-factor x its canonical solution's CPU time)",
-                                          type=seconds_or_auto)
+                                          type=seconds_or_auto, what="number of seconds or auto")
+    compile_timeout: float = _setting(30.0, "seconds a sample may take to compile", type=float)
     wall_timeout: Optional[float] = _setting(None, "wall-clock seconds a test run may take, for programs that sleep "
                                                    "or block (default: 2 x the CPU limit + 5)", type=float)
     min_timeout: float = _setting(1.0, "with --heval-timeout auto: the least CPU limit a problem gets", type=float)
     timeout_factor: float = _setting(4.0, "with --heval-timeout auto: a problem's CPU limit is this times its "
                                           "canonical solution's CPU time (at least --heval-min-timeout)", type=float)
-    compile_timeout: float = _setting(30.0, "seconds a sample may take to compile", type=float)
     memory: int = _setting(4096, "MiB of address space per process", type=int)
     output_limit: float = _setting(8.0, "MiB of stdout+stderr before a run is killed", type=float)
     k: str = _setting("1,10,100", "the k of pass@k, comma-separated")
@@ -133,7 +136,7 @@ class Settings:
             try:
                 value = typ(raw)
             except (TypeError, ValueError):
-                raise SettingsError(f"{cls.option(f.name)}: {raw!r} is not a valid {typ.__name__}") from None
+                raise SettingsError(f"{cls.option(f.name)}: {raw!r} is not a valid {f.metadata['what']}") from None
             choices = f.metadata["choices"]
             if choices and value not in choices:
                 raise SettingsError(f"{cls.option(f.name)}: {raw!r} is not one of {', '.join(choices)}")

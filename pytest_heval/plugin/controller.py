@@ -67,7 +67,7 @@ class Controller:
         if self._plan is None:
             o = self.opts
             refs = [(p, s.index) for p in o.samples_paths for s in o.inputs.load(p).samples]
-            self._plan = make_plan(refs, sample_programs(o.inputs, o.settings, o.toolchain), o.settings.batch,
+            self._plan = make_plan(refs, sample_programs(o.inputs, o.settings, o.toolchain, o.timeouts), o.settings.batch,
                                    n_workers(self.config))
         return self._plan
 
@@ -95,6 +95,8 @@ class Controller:
         how it grades (a remote worker checks it grades the same: ``check_same_grading``)."""
         node.workerinput["heval_problem_files"] = list(self.opts.inputs.problem_paths)
         node.workerinput["heval_grading"] = self.opts.settings.grading(self.opts.toolchain, self.opts.sandbox.kind)
+        if self.opts.timeouts is not None:  # --heval-timeout auto: calibrated here, once
+            node.workerinput["heval_timeouts"] = self.opts.timeouts
 
     @pytest.hookimpl(trylast=True)
     def pytest_collection_modifyitems(self, session, config, items):
@@ -221,6 +223,9 @@ class Controller:
                       "complete": m["samples"] == expected and rf.error is None})
             m["status"] = "complete" if m["complete"] else "incomplete"
             m.update(grading)
+            if o.timeouts is not None:  # every CPU limit used, per problem (calibrated, or the fixed one)
+                m["timeout_per_problem"] = {tid: o.timeout_of(tid) for tid in
+                                            sorted({pr.task_id for pr in o.inputs.load(path).problems})}
             m.update({"started": _iso(self.started), "ended": _iso(ended), "wall_time_s": round(wall, 3),
                       "samples_per_minute": round(rf.written / wall * 60, 1) if wall > 0 else None})
             m.update(cp.per_file[path])
