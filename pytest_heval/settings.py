@@ -53,7 +53,8 @@ def boolean(value: Any) -> bool:
 
 
 AUTO = "auto"
-FIXED_TIMEOUT = 10.0  # the default CPU limit; with --heval-timeout auto, the limit of a problem without a canonical solution
+# the default CPU limit; with --heval-timeout auto, the limit of a problem without a canonical solution
+FIXED_TIMEOUT = 10.0
 
 
 def seconds_or_auto(value: Any) -> Union[float, str]:

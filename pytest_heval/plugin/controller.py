@@ -67,8 +67,8 @@ class Controller:
         if self._plan is None:
             o = self.opts
             refs = [(p, s.index) for p in o.samples_paths for s in o.inputs.load(p).samples]
-            self._plan = make_plan(refs, sample_programs(o.inputs, o.settings, o.toolchain, o.timeouts), o.settings.batch,
-                                   n_workers(self.config))
+            self._plan = make_plan(refs, sample_programs(o.inputs, o.settings, o.toolchain, o.timeouts),
+                                   o.settings.batch, n_workers(self.config))
         return self._plan
 
     def _locate(self, nodeid: str) -> Optional[Ref]:

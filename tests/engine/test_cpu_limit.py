@@ -8,7 +8,6 @@ same 2.5 s fails the slow-but-correct program: that is what the CPU limit fixes.
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import signal
 import subprocess
@@ -99,3 +98,30 @@ def test_a_sleeping_program_ends_at_the_wall_backstop(sandbox):
     assert 3.0 <= slept["run_s"] < 5.0
     assert forked["error_type"] == "timeout" and forked["limit"] == "cpu", forked
     assert forked["result"] == "timed out (CPU 1 s)"
+
+
+@pytest.fixture(params=["spawner", "python-fork"])
+def start_path(request, tmp_path, monkeypatch):
+    """Both ways the runner starts a command (the compiled helper, the Python fork it falls back to)."""
+    from pytest_heval.sandbox import runner as jail
+    from pytest_heval.sandbox.spawn import install_spawner
+
+    exe = str(tmp_path / "heval-spawn")
+    if request.param == "spawner":
+        assert install_spawner(exe)
+    monkeypatch.setattr(jail, "SPAWNER", exe if request.param == "spawner" else str(tmp_path / "absent"))
+    return jail
+
+
+def test_runner_counts_the_whole_tree(start_path, tmp_path):
+    jail = start_path
+    sh = {"cwd": str(tmp_path), "env": {"PATH": "/usr/bin:/bin"}, "timeout": 20}
+    # two CPU loops in children (one of them orphaned by its subshell): their CPU adds up against one limit
+    r = jail.run(dict(sh, argv=["/bin/sh", "-c", "(while :; do :; done) & (sh -c 'while :; do :; done' &) ; wait"],
+                      cpu_limit=1.0, cpu_s=5))
+    assert r["timed_out"] and r["limit"] == "cpu" and 1.0 <= r["cpu"] < 1.3, r
+    r = jail.run(dict(sh, argv=["/bin/true"], cpu_limit=1.0, cpu_s=5))
+    assert not r["timed_out"] and r["limit"] is None and r["cpu"] < 0.5
+    # the per-process RLIMIT_CPU backstop ends it first (a CPU limit above it): still a CPU timeout
+    r = jail.run(dict(sh, argv=["/bin/sh", "-c", "while :; do :; done"], cpu_limit=50.0, cpu_s=1))
+    assert r["timed_out"] and r["limit"] == "cpu" and r["signal"] == signal.SIGKILL, r
