@@ -222,6 +222,8 @@ class RunOptions:
             if settings.auto_timeout:  # calibrated once, on the controller; the workers get the limits
                 if "heval_timeouts" in workerinput:
                     timeouts = dict(workerinput["heval_timeouts"])
+                elif config.option.collectonly:  # --co grades nothing: measure nothing (every problem: fixed limit)
+                    timeouts = {}
                 else:
                     problems = {pr.task_id: pr for p in paths for pr in inputs.load(p).problems}
                     timeouts = problem_timeouts(
