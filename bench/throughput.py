@@ -7,6 +7,8 @@ One invocation generates one samples file and grades it with each configuration:
   (2) the same with --heval-batch 1 (one sample per rustc)
   (3) a plain per-sample loop: multiprocessing Pool(2), no sandbox, rustc --test + run (10 s timeout)
   (4) human-eval-rust 3.0.0 (its own venv, cached under bench/out/venv-her), --n_workers=2 --sandbox_mode=none
+  (5) (1) with --heval-timeout auto, the calibration cache emptied first (the canonical solutions are run)
+  (6) (5) again, the calibration cached (--auto-timeout runs (5) and (6) after the others)
 
 then prints wall time and samples/min for each, the ratios (1)/(4), (1)/(3), (1)/(2), checks that (1) and (2)
 agree per sample (passed + error_type) and that (1) agrees with (3)'s reference per distinct program, and times
@@ -50,7 +52,11 @@ NAMES = {
     2: "(2) same, --heval-batch 1",
     3: "(3) plain loop, Pool(2), no sandbox",
     4: f"(4) human-eval-rust {HER_VERSION}, 2 workers",
+    5: "(5) (1), timeout auto, calibrating",
+    6: "(6) (1), timeout auto, cached",
 }
+TIMEOUTS_CACHE = os.path.join(os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "pytest-heval",
+                              "timeouts")
 
 
 # ---- input ---------------------------------------------------------------------------------------------
@@ -272,16 +278,16 @@ def by_index(res: List[Dict[str, Any]]) -> Dict[int, Dict[str, Any]]:
     return {r["sample_index"]: r for r in res}
 
 
-def compare_1_2(r1, r2, n: int) -> List[str]:
+def compare_1_2(r1, r2, n: int, other: str = "(2)") -> List[str]:
     a, b = by_index(r1), by_index(r2)
     out = []
     for i in range(n):
         x, y = a.get(i), b.get(i)
         if x is None or y is None:
-            out.append(f"  #{i}: missing in {'(1)' if x is None else '(2)'}")
+            out.append(f"  #{i}: missing in {'(1)' if x is None else other}")
         elif (x["passed"], x["error_type"]) != (y["passed"], y["error_type"]):
             out.append(f"  #{i} {x['task_id']} ({x.get('kind')}): (1) {x['passed']}/{x['error_type']}  "
-                       f"(2) {y['passed']}/{y['error_type']}")
+                       f"{other} {y['passed']}/{y['error_type']}")
     return out
 
 
@@ -336,10 +342,12 @@ def main() -> int:
                     help="humaneval: humaneval-rust-164 canonical + HumanEvalPack buggy (the issue's input); "
                          "sigil: humaneval-rust-sigil-180 canonical only (the notes' set)")
     ap.add_argument("--no-dup-check", action="store_true", help="skip timing (1) on the doubled file")
+    ap.add_argument("--auto-timeout", action="store_true",
+                    help="also (5) and (6): (1) with --heval-timeout auto, calibrating then cached")
     args = ap.parse_args()
-    only = sorted({int(x) for x in args.only.split(",") if x.strip()})
-    if not set(only) <= {1, 2, 3, 4}:
-        ap.error("--only takes numbers from 1,2,3,4")
+    only = sorted({int(x) for x in args.only.split(",") if x.strip()} | ({5, 6} if args.auto_timeout else set()))
+    if not set(only) <= {1, 2, 3, 4, 5, 6}:
+        ap.error("--only takes numbers from 1,2,3,4,5,6")
     out = os.path.abspath(args.out)
     os.makedirs(out, exist_ok=True)
 
@@ -365,7 +373,7 @@ def main() -> int:
     her_cli = her_err = None
     if 4 in only:  # install (untimed) before anything is measured
         her_cli, her_err = her_setup(out)
-    if {1, 2} & set(only):
+    if {1, 2, 5, 6} & set(only):
         global HEVAL_PY
         py, why = heval_setup(out)
         if py is None:
@@ -382,6 +390,11 @@ def main() -> int:
             if c in (1, 2):
                 s = place(rows, out, f"c{c}")
                 wall, res, err = pytest_heval(s, problem_file, extra + ([] if c == 1 else ["--heval-batch", "1"]))
+            elif c in (5, 6):
+                if c == 5:  # this run measures the canonical solutions: nothing cached (only timeouts are kept there)
+                    shutil.rmtree(TIMEOUTS_CACHE, ignore_errors=True)
+                s = place(rows, out, f"c{c}")
+                wall, res, err = pytest_heval(s, problem_file, extra + ["--heval-timeout", "auto"])
             elif c == 3:
                 os.makedirs(os.path.join(out, "c3"), exist_ok=True)
                 wall, res = plain_loop(rows, problems, out)
@@ -432,6 +445,7 @@ def main() -> int:
             line("(1) once again", "again", n, dup[2])
     print("* cores busy with processes other than this benchmark during the run (noise; 2 cores in all)")
     ratios = [f"(1)/({c}) = {walls[c] / walls[1]:.2f}x" for c in (4, 3, 2) if 1 in walls and c in walls]
+    ratios += [f"({c})/(1) = {walls[1] / walls[c]:.2f}x" for c in (5, 6) if 1 in walls and c in walls]
     if ratios:
         print("throughput ratios: " + "   ".join(ratios))
     if dup is not None:
@@ -445,6 +459,13 @@ def main() -> int:
     print()
     if 1 in results and 2 in results:
         show("(1) vs (2), passed + error_type per sample", compare_1_2(results[1], results[2], n))
+    for c in (5, 6):
+        if 1 in results and c in results:
+            show(f"(1) vs ({c}), passed + error_type per sample", compare_1_2(results[1], results[c], n, f"({c})"))
+            limits = sorted({(r.get("limit"), r["result"]) for r in results[c] if r.get("error_type") == "timeout"})
+            print(f"  ({c}) timeouts: {sum(r.get('error_type') == 'timeout' for r in results[c])} "
+                  f"{[res for _, res in limits]}; (1)'s: "
+                  f"{sorted({r['result'] for r in results[1] if r.get('error_type') == 'timeout'})}")
     if 1 in results and 3 in results:
         lines, nd = compare_1_3(results[1], results[3])
         show(f"(1) vs (3) reference, passed per distinct program ({nd})", lines)

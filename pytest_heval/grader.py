@@ -44,14 +44,18 @@ def sample_form(inputs: Inputs, settings: Settings, ref: Ref) -> Formed:
     return form_for(problem, sample.completion, settings.completion_form)
 
 
-def sample_programs(inputs: Inputs, settings: Settings, toolchain: Toolchain) -> ProgramOf:
-    """The program of each sample of ``inputs`` (assembled when asked for, not kept)."""
+def sample_programs(inputs: Inputs, settings: Settings, toolchain: Toolchain,
+                    timeouts: Optional[Dict[str, float]] = None) -> ProgramOf:
+    """The program of each sample of ``inputs`` (assembled when asked for, not kept); ``timeouts``: task_id -> the
+    problem's own CPU limit (``--heval-timeout auto``, :mod:`.timeouts`), carried by its programs."""
     def program_of(ref: Ref) -> Program:
         problem = inputs.get(*ref)[1]
         formed = sample_form(inputs, settings, ref)
         if formed.head != problem.head:
             problem = dataclasses.replace(problem, head=formed.head)
-        return assemble(problem, formed.completion, settings.edition, toolchain.unsafe_attrs)
+        p = assemble(problem, formed.completion, settings.edition, toolchain.unsafe_attrs)
+        limit = timeouts.get(problem.task_id) if timeouts else None
+        return p if limit is None else dataclasses.replace(p, timeout=limit)
     return program_of
 
 
@@ -220,13 +224,15 @@ class Grader:
         try:
             cwd = self.client.new_dir()  # its own clean, empty work dir, the only place it may write
             try:
-                r = self.client.run(self.limits, argv, cwd, keep_prefix=("test ",))
+                limits = self.limits if p.timeout is None else dataclasses.replace(self.limits, timeout=p.timeout)
+                r = self.client.run(limits, argv, cwd, keep_prefix=("test ",))
             finally:
                 shutil.rmtree(cwd, ignore_errors=True)
         except (RunnerError, OSError) as e:
             return infra_verdict(str(e))
         v = classify_run(r, p)
         v["run_s"] = round(r.get("duration", 0.0), 4)
+        v["cpu_s"] = r.get("cpu")  # user+sys of the run's process tree
         v["compile_s"] = round(b.compile_s, 4)
         v["binary_size_bytes"] = size
         return v

@@ -18,7 +18,8 @@ from .quality import quality_fields
 RESULT_FIELDS = {
     "sample_index": None, "passed": None, "result": None, "error_type": None, "compile_ok": None, "duration_s": None,
     "stdout": "", "stderr": "", "stdout_truncated": False, "stderr_truncated": False, "compile_s": None,
-    "run_s": None, "exit_code": None, "signal": None, "reused": False, "cached": False, "completion_form": None,
+    "run_s": None, "cpu_s": None, "limit": None, "exit_code": None, "signal": None, "reused": False, "cached": False,
+    "completion_form": None,
 }
 
 

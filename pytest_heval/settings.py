@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import shlex
-from typing import Any, Callable, Dict, FrozenSet, List, Optional, Tuple
+from typing import Any, Callable, Dict, FrozenSet, List, Optional, Tuple, Union
 
 import orjson
 
@@ -31,9 +31,12 @@ class SettingsError(HevalError):
     """A setting's value is not valid (the message names the option)."""
 
 
-def _setting(default: Any, help: str, *, type: Callable = str, choices: Optional[Tuple[str, ...]] = None) -> Any:
-    """A field of :class:`Settings`: its default, its help, the type its string value is parsed with."""
-    return dataclasses.field(default=default, metadata={"help": help, "type": type, "choices": choices})
+def _setting(default: Any, help: str, *, type: Callable = str, choices: Optional[Tuple[str, ...]] = None,
+             what: Optional[str] = None) -> Any:
+    """A field of :class:`Settings`: its default, its help, the type its string value is parsed with (``what``: its
+    name in an error, default the type's)."""
+    return dataclasses.field(default=default, metadata={"help": help, "type": type, "choices": choices,
+                                                        "what": what or getattr(type, "__name__", "value")})
 
 
 def boolean(value: Any) -> bool:
@@ -49,11 +52,24 @@ def boolean(value: Any) -> bool:
     raise ValueError(value)
 
 
+AUTO = "auto"
+# the default CPU limit; with --heval-timeout auto, the limit of a problem without a canonical solution
+FIXED_TIMEOUT = 10.0
+
+
+def seconds_or_auto(value: Any) -> Union[float, str]:
+    """``--heval-timeout``: seconds, or ``auto`` (per problem, from its canonical solution's CPU time)."""
+    if isinstance(value, str) and value.strip().lower() == AUTO:
+        return AUTO
+    return float(value)
+
+
 @dataclasses.dataclass(frozen=True)
 class Limits:
     """What a build or a test run may use (the sandboxed runner applies them per process)."""
 
-    timeout: float = 10.0  # seconds for the test run
+    timeout: float = FIXED_TIMEOUT  # CPU seconds (user+sys) of the test run's whole process tree
+    wall_timeout: Optional[float] = None  # wall-clock backstop of a test run (None: 2 x timeout + 5 s)
     compile_timeout: float = 30.0
     memory_mb: int = 4096  # address space per process
     output_limit: int = 8 * 1024 * 1024  # bytes of stdout+stderr before the run is killed
@@ -61,13 +77,26 @@ class Limits:
     nproc: int = 512  # processes+threads of the sample's uid
     fsize_mb: int = 512  # largest file a sample may write
 
+    @property
+    def wall(self) -> float:
+        """The wall-clock backstop for programs that sleep or block (they use no CPU)."""
+        return self.wall_timeout if self.wall_timeout is not None else 2 * self.timeout + 5
+
 
 @dataclasses.dataclass(frozen=True)
 class Settings:
     sandbox: str = _setting("auto", "sandbox: auto (firejail, else bwrap), firejail, bwrap or none",
                             choices=SANDBOX_KINDS)
-    timeout: float = _setting(10.0, "seconds a sample's tests may run", type=float)
+    timeout: Union[float, str] = _setting(FIXED_TIMEOUT, "CPU seconds (user+sys of its whole process tree) a "
+                                          "sample's tests may use; 'auto': per problem, max(--heval-min-timeout, "
+                                          "--heval-timeout-factor x its canonical solution's CPU time)",
+                                          type=seconds_or_auto, what="number of seconds or auto")
     compile_timeout: float = _setting(30.0, "seconds a sample may take to compile", type=float)
+    wall_timeout: Optional[float] = _setting(None, "wall-clock seconds a test run may take, for programs that sleep "
+                                                   "or block (default: 2 x the CPU limit + 5)", type=float)
+    min_timeout: float = _setting(1.0, "with --heval-timeout auto: the least CPU limit a problem gets", type=float)
+    timeout_factor: float = _setting(4.0, "with --heval-timeout auto: a problem's CPU limit is this times its "
+                                          "canonical solution's CPU time (at least --heval-min-timeout)", type=float)
     memory: int = _setting(4096, "MiB of address space per process", type=int)
     output_limit: float = _setting(8.0, "MiB of stdout+stderr before a run is killed", type=float)
     k: str = _setting("1,10,100", "the k of pass@k, comma-separated")
@@ -108,7 +137,7 @@ class Settings:
             try:
                 value = typ(raw)
             except (TypeError, ValueError):
-                raise SettingsError(f"{cls.option(f.name)}: {raw!r} is not a valid {typ.__name__}") from None
+                raise SettingsError(f"{cls.option(f.name)}: {raw!r} is not a valid {f.metadata['what']}") from None
             choices = f.metadata["choices"]
             if choices and value not in choices:
                 raise SettingsError(f"{cls.option(f.name)}: {raw!r} is not one of {', '.join(choices)}")
@@ -118,7 +147,11 @@ class Settings:
         return s
 
     def check(self) -> None:
-        for name in ("timeout", "compile_timeout", "memory", "output_limit", "batch"):
+        if not (self.auto_timeout or self.timeout > 0):
+            raise SettingsError(f"{self.option('timeout')}: must be > 0 or auto, got {self.timeout!r}")
+        if self.wall_timeout is not None and not self.wall_timeout > 0:
+            raise SettingsError(f"{self.option('wall_timeout')}: must be > 0, got {self.wall_timeout!r}")
+        for name in ("compile_timeout", "memory", "output_limit", "batch", "min_timeout", "timeout_factor"):
             if not getattr(self, name) > 0:
                 raise SettingsError(f"{self.option(name)}: must be > 0, got {getattr(self, name)!r}")
         self.ks  # noqa: B018 -- validates --heval-k
@@ -150,9 +183,16 @@ class Settings:
             raise SettingsError(str(e)) from None
 
     @property
+    def auto_timeout(self) -> bool:
+        return self.timeout == AUTO
+
+    @property
     def limits(self) -> Limits:
-        return Limits(timeout=self.timeout, compile_timeout=self.compile_timeout, memory_mb=self.memory,
-                      output_limit=int(self.output_limit * 1024 * 1024))
+        """The limits of a run; with ``--heval-timeout auto``, those of a problem without a canonical solution (the
+        default fixed limit); a calibrated problem's own limit travels on its Program."""
+        timeout = FIXED_TIMEOUT if self.auto_timeout else float(self.timeout)
+        return Limits(timeout=timeout, wall_timeout=self.wall_timeout, compile_timeout=self.compile_timeout,
+                      memory_mb=self.memory, output_limit=int(self.output_limit * 1024 * 1024))
 
     def grading(self, toolchain: Toolchain, sandbox_kind: str) -> Dict[str, Any]:
         """Everything that decides a verdict besides the program: recorded in the metrics file, hashed into the
@@ -162,7 +202,12 @@ class Settings:
             "rustc": toolchain.version,
             "rustc_flags": flags_description(),
             "sandbox": sandbox_kind,
-            "limits": {"timeout_s": lim.timeout, "compile_timeout_s": lim.compile_timeout,
+            # timeout_s: CPU seconds of the run's process tree (auto: per problem, in the metrics' timeout_per_problem)
+            "limits": {"timeout_s": self.timeout, "timeout_kind": "cpu",
+                       "wall_timeout_s": self.wall_timeout if self.wall_timeout is not None else "2 x timeout + 5",
+                       **({"min_timeout_s": self.min_timeout, "timeout_factor": self.timeout_factor,
+                           "timeout_without_canonical_s": lim.timeout} if self.auto_timeout else {}),
+                       "compile_timeout_s": lim.compile_timeout,
                        "memory_mib": lim.memory_mb, "output_limit_bytes": lim.output_limit},
             "edition_override": self.edition,
             # the crates programs may name (None: none can be built here): their versions decide those verdicts

@@ -91,8 +91,11 @@ def classify_run(r: Dict[str, Any], program: Program) -> Verdict:
         return infra_verdict(r["error"])
     if r.get("out_exceeded"):
         return v(False, "output_limit", f"failed: output limit exceeded ({r.get('stdout_bytes', 0) + r.get('stderr_bytes', 0)} bytes)")
-    if r.get("timed_out"):
-        return v(False, "timeout", "timed out")
+    if r.get("timed_out"):  # which limit ended it: CPU time of the process tree, or the wall-clock backstop
+        which = r.get("limit") or "wall"
+        secs = r.get("cpu_limit") if which == "cpu" else r.get("wall_limit")
+        name = "CPU" if which == "cpu" else "wall clock"
+        return dict(v(False, "timeout", f"timed out ({name} {secs:g} s)" if secs else "timed out"), limit=which)
     rc, sig = r.get("rc"), r.get("signal")
     if rc == TAMPER_EXIT and TAMPER_MESSAGE in err:
         return v(False, "tampering", "failed: the program exited with status 0 before its tests/main finished")

@@ -40,6 +40,7 @@ class Problem:
     edition: str
     fmt: str
     source: str  # "path:line" the problem came from
+    canonical: Optional[str] = None  # the dataset's canonical_solution (calibrates --heval-timeout auto)
 
     @property
     def style(self) -> str:
@@ -103,7 +104,9 @@ def problem_from_row(path: str, line: int, row: Any, fmt: Optional[str] = None) 
         test = _str_field(path, line, row, "test")
     if not task_id:
         raise InputError(path, "must not be empty", line=line, field="task_id")
-    return Problem(task_id, head, test, _edition(path, line, row, fmt), fmt, f"{path}:{line}")
+    canonical = row.get("canonical_solution")
+    return Problem(task_id, head, test, _edition(path, line, row, fmt), fmt, f"{path}:{line}",
+                   canonical if isinstance(canonical, str) and canonical.strip() else None)
 
 
 def _rows(path: str) -> Iterable[tuple]:

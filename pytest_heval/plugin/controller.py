@@ -77,8 +77,8 @@ class Controller:
         if self._plan is None:
             o = self.opts
             refs = [(p, s.index) for p in o.samples_paths for s in o.inputs.load(p).samples]
-            self._plan = make_plan(refs, sample_programs(o.inputs, o.settings, o.toolchain), o.settings.batch,
-                                   n_workers(self.config))
+            self._plan = make_plan(refs, sample_programs(o.inputs, o.settings, o.toolchain, o.timeouts),
+                                   o.settings.batch, n_workers(self.config))
         return self._plan
 
     def _locate(self, nodeid: str) -> Optional[Ref]:
@@ -109,6 +109,8 @@ class Controller:
         node.workerinput["heval_problem_files"] = list(self.opts.inputs.problem_paths)
         node.workerinput["heval_skip"] = skip_to_wire(self.config.stash.get(SKIP, []))
         node.workerinput["heval_grading"] = self.opts.settings.grading(self.opts.toolchain, self.opts.sandbox.kind)
+        if self.opts.timeouts is not None:  # --heval-timeout auto: calibrated here, once
+            node.workerinput["heval_timeouts"] = self.opts.timeouts
 
     @pytest.hookimpl(trylast=True)
     def pytest_collection_modifyitems(self, session, config, items):
@@ -269,6 +271,9 @@ class Controller:
                              graded_twice=len(rf.rewritten), saved=rf.error is None, grading=grading,
                              started=_iso(self.started), ended=_iso(ended), wall_s=wall,
                              completion_form=o.settings.completion_form, extra=cp.per_file[path])
+            if o.timeouts is not None:  # every CPU limit used, per problem (calibrated, or the fixed one)
+                m["timeout_per_problem"] = {tid: o.timeout_of(tid) for tid in
+                                            sorted({pr.task_id for pr in o.inputs.load(path).problems})}
             if o.shard is not None:
                 m["shard"] = self._shard_info(path, grading)
             expected = self.expected[path]

@@ -20,6 +20,7 @@ from ..sandbox import Sandbox, get_sandbox
 from ..lint import find_clippy
 from ..settings import Settings, boolean
 from ..shards import Shard, parse_shard
+from ..timeouts import problem_timeouts
 from ..toolchain import Toolchain, find_toolchain
 
 # metrics a --heval-fail-under threshold may name besides pass@k
@@ -165,6 +166,11 @@ class RunOptions:
     checkpoints: CheckpointOptions = dataclasses.field(default_factory=CheckpointOptions)
     resume: bool = False  # --heval-resume
     shard: Optional[Shard] = None  # --heval-shard I/N
+    timeouts: Optional[Dict[str, float]] = None  # --heval-timeout auto: task_id -> CPU limit (else None)
+
+    def timeout_of(self, task_id: str) -> float:
+        """The CPU limit a problem's runs get."""
+        return (self.timeouts or {}).get(task_id, self.settings.limits.timeout)
 
     @classmethod
     def from_config(cls, config: pytest.Config, validate_inputs: bool) -> "RunOptions":
@@ -225,6 +231,17 @@ class RunOptions:
                 for p in paths:
                     inputs.load(p)
                 _prebuild_crates(inputs, paths, settings, toolchain)
+            timeouts = None
+            if settings.auto_timeout:  # calibrated once, on the controller; the workers get the limits
+                if "heval_timeouts" in workerinput:
+                    timeouts = dict(workerinput["heval_timeouts"])
+                elif config.option.collectonly:  # --co grades nothing: measure nothing (every problem: fixed limit)
+                    timeouts = {}
+                else:
+                    problems = {pr.task_id: pr for p in paths for pr in inputs.load(p).problems}
+                    timeouts = problem_timeouts(
+                        list(problems.values()), settings, toolchain, sandbox,
+                        log=lambda msg: print(f"[heval] {msg}", file=sys.stderr, flush=True))
         except HevalError as e:
             msg = str(e)
             if not problem_paths and isinstance(e, InputError) and e.field == "task_id":
@@ -238,7 +255,9 @@ class RunOptions:
                 ks = sorted(set(ks) | {int(name[5:])})
         backstop, notes = None, []
         if config.pluginmanager.hasplugin("timeout"):
-            needed = settings.compile_timeout + settings.timeout + 60.0
+            lim = settings.limits
+            longest = max([lim.timeout, *(timeouts or {}).values()])
+            needed = settings.compile_timeout + dataclasses.replace(lim, timeout=longest).wall + 60.0
             user = config.getoption("timeout", None) or config.getini("timeout")
             try:
                 user = float(user) if user else None
@@ -247,8 +266,9 @@ class RunOptions:
             backstop = max(needed, user or 0.0)
             if user is not None and user < needed:
                 notes.append(f"pytest-timeout's timeout ({user:g} s) is below what a sample may need (compile "
-                             f"{settings.compile_timeout:g} s + run {settings.timeout:g} s + 60 s): heval items use "
+                             f"{settings.compile_timeout:g} s + run {needed - settings.compile_timeout - 60:g} s "
+                             "(wall clock) + 60 s): heval items use "
                              f"{needed:g} s")
         return cls(settings, paths, labels(paths, list(config.getoption("heval_label"))), inputs, toolchain, sandbox,
                    ks, fail_under, backstop, partial_selection(config), notes, problems_note, checkpoints,
-                   resume=bool(config.getoption("heval_resume")), shard=shard)
+                   resume=bool(config.getoption("heval_resume")), shard=shard, timeouts=timeouts)

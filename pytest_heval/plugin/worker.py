@@ -43,7 +43,7 @@ class Worker:
         if self.grader is None:
             o = self.opts
             self.grader = Grader(o.settings, toolchain=o.toolchain, sandbox=o.sandbox, worker=worker_index())
-            program_of = sample_programs(o.inputs, o.settings, o.toolchain)
+            program_of = sample_programs(o.inputs, o.settings, o.toolchain, o.timeouts)
             refs = [(p, s.index) for p in o.samples_paths for s in o.inputs.load(p).samples]
             plan = make_plan(refs, program_of, o.settings.batch, n_workers(self.config))
             self.grader.plan(plan, program_of, self.selected)

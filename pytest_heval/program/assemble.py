@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import hashlib
-from typing import FrozenSet, Tuple
+from typing import FrozenSet, Optional, Tuple
 
 from ..crates import crates_used
 from ..features import batchable, features
@@ -42,6 +42,8 @@ class Program:
     # where the completion lies in ``body`` (and ``source``, which starts with it): character offsets [start, end),
     # so that a lint is blamed on the completion only when it lies there, never for the prompt's or the test's text
     completion_span: Tuple[int, int] = (0, 0)
+    # the problem's own CPU limit (--heval-timeout auto, from its canonical solution); None: the run's fixed one
+    timeout: Optional[float] = None
 
     @property
     def features(self) -> FrozenSet[str]:
@@ -62,6 +64,8 @@ class Program:
         for part in (self.style, self.edition, self.source):
             h.update(part.encode("utf-8", "surrogatepass"))
             h.update(b"\0")
+        if self.timeout is not None:  # a verdict depends on its limit (the fixed one is in the cache's fingerprint)
+            h.update(b"timeout=%r" % self.timeout)
         return h.hexdigest()
 
 

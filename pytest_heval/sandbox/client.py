@@ -215,10 +215,13 @@ class RunnerClient:
     def run(self, limits: Limits, argv: List[str], cwd: str, keep_prefix: Sequence[str] = ()) -> Dict[str, Any]:
         """Run a built program (a sample's tests): sealed (no exec after the spawn helper's own, see spawn.c),
         with the socket at PROOF_FD where the exit guard reports main's return (the reply's ``proof``). On
-        x86_64 Linux; elsewhere neither exists. Stdout lines starting with a ``keep_prefix`` are kept apart."""
+        x86_64 Linux; elsewhere neither exists. Stdout lines starting with a ``keep_prefix`` are kept apart.
+        The CPU limit is on the whole process tree (the runner measures it; RLIMIT_CPU per process backs it), the
+        wall-clock limit is the backstop for programs that sleep or block."""
         req = {
-            "argv": list(argv), "cwd": cwd, "env": self.env(cwd), "timeout": limits.timeout, "mem_mb": limits.memory_mb,
-            "cpu_s": int(limits.timeout) + 2, "fsize_mb": limits.fsize_mb, "nproc": limits.nproc, "nofile": 1023,
+            "argv": list(argv), "cwd": cwd, "env": self.env(cwd), "timeout": limits.wall, "cpu_limit": limits.timeout,
+            "mem_mb": limits.memory_mb, "cpu_s": int(limits.timeout) + 2, "fsize_mb": limits.fsize_mb,
+            "nproc": limits.nproc, "nofile": 1023,
             "uid": self.uid, "out_limit": limits.output_limit, "tail": limits.tail, "keep_prefix": list(keep_prefix),
         }
         if PROOF:

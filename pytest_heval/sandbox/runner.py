@@ -5,7 +5,9 @@ answers one JSON line on stdout. Each request runs one command as a process of i
 
 * in a new session (its own process group), optionally as an unprivileged uid,
 * with rlimits (address space, CPU time backstop, file size, process count, no core dumps),
-* with a wall-clock timeout that SIGKILLs the whole group,
+* with a CPU-time limit on its whole process tree (user+sys of every process below this runner, read from /proc
+  no more often than the limit could be reached: see :func:`_tree_cpu`), which makes the verdict independent of
+  the machine's load, and a wall-clock backstop for programs that sleep or block; either SIGKILLs the group,
 * with an output cap: past ``out_limit`` bytes of stdout+stderr the group is killed,
 * and afterwards every process it left behind is killed: this runner is a child subreaper, so
   orphans (even ones that called setsid) are re-parented to it and found in /proc.
@@ -100,6 +102,40 @@ def kill_leftovers():
 
 
 MiB = 1024 * 1024
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def _tree_cpu():
+    """CPU seconds (user+sys) of every process below this runner: each one's own time plus what it reaped
+    (cutime/cstime), zombies and orphans (re-parented to us) included. A parent is read before its children, so a
+    child reaped meanwhile is missed once rather than counted twice. Lost: a child whose parent ignores SIGCHLD
+    (auto-reaped) between two reads; RLIMIT_CPU per process and the wall-clock backstop still bound it."""
+    ticks = 0
+    todo = _my_children()
+    seen = set()
+    while todo:
+        p = todo.pop()
+        if p in seen:
+            continue
+        seen.add(p)
+        try:
+            with open("/proc/%d/stat" % p, "rb") as f:
+                stat = f.read()
+            fields = stat[stat.rfind(b")") + 2:].split()
+            ticks += int(fields[11]) + int(fields[12]) + int(fields[13]) + int(fields[14])
+            for tid in os.listdir("/proc/%d/task" % p):
+                with open("/proc/%d/task/%s/children" % (p, tid), "rb") as f:
+                    todo.extend(int(x) for x in f.read().split())
+        except (OSError, ValueError, IndexError):
+            continue  # gone meanwhile
+    return ticks / CLK_TCK
+
+
+def _cpus():
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
 
 
 def _limits(req):
@@ -253,7 +289,8 @@ def _read_proof(sock):
 def run(req):
     out_limit = int(req.get("out_limit") or 8 * 1024 * 1024)
     keep = int(req.get("tail") or 8192)
-    timeout = float(req.get("timeout") or 10)
+    timeout = float(req.get("timeout") or 10)  # wall clock
+    cpu_limit = float(req.get("cpu_limit") or 0)  # CPU seconds of the whole tree (0: none)
     env = req.get("env") or {"PATH": "/usr/bin:/bin"}
     t0 = time.monotonic()
     proof = None
@@ -273,7 +310,12 @@ def run(req):
     total = {out_fd: 0, err_fd: 0}
     open_fds = set(bufs)
     timed_out = out_exceeded = False
+    limit = None  # which limit ended the run: "cpu" or "wall"
     deadline = t0 + timeout
+    ncpu = _cpus()
+    # the tree cannot use more than ncpu CPU-seconds per second: no need to look before then
+    next_cpu = t0 + cpu_limit / ncpu if cpu_limit > 0 else float("inf")
+    ru_cpu = 0.0  # CPU of the command's own process and what it reaped, once it has ended
     status = None
     try:
         pidfd = os.pidfd_open(pid)  # readable when the process ends: no polling
@@ -288,18 +330,25 @@ def run(req):
     carry, kept = bytearray(), []
     while True:
         if status is None:
-            done, st = os.waitpid(pid, os.WNOHANG)
+            done, st, ru = os.wait4(pid, os.WNOHANG)
             if done:
                 status = st
+                ru_cpu = ru.ru_utime + ru.ru_stime
                 # the process ended; whatever it started may still hold the pipes: drain briefly
                 drain_until = time.monotonic() + 0.05
         now = time.monotonic()
         if status is not None and (not open_fds or now >= drain_until):
             break
-        if status is None and now >= deadline:
-            timed_out = True
-            break
-        wait = (drain_until if status is not None else deadline) - now
+        if status is None and (now >= deadline or now >= next_cpu):
+            used = _tree_cpu()
+            if used >= cpu_limit > 0 or now >= deadline:
+                timed_out = True
+                limit = "cpu" if used >= cpu_limit > 0 else "wall"
+                break
+            # a big tree (a fork bomb) costs ~40 us a process to read: never spend more than a fifth of the time on it
+            later = time.monotonic()
+            next_cpu = later + max(0.01, 4 * (later - now), (cpu_limit - used) / ncpu)
+        wait = (drain_until if status is not None else min(deadline, next_cpu)) - now
         watch = list(open_fds)
         if status is None:
             if pidfd is not None:
@@ -326,12 +375,18 @@ def run(req):
             break
     if pidfd is not None:
         os.close(pidfd)
+    cpu = ru_cpu + _tree_cpu()  # what ended (reaped) and what is still there, before it is killed
     try:  # the whole group: what it started goes too, ended or not
         os.killpg(pid, signal.SIGKILL)
     except OSError:
         pass
     if status is None:
-        _, status = os.waitpid(pid, 0)
+        _, status, _ = os.wait4(pid, 0)
+    sig = os.WTERMSIG(status) if os.WIFSIGNALED(status) else None
+    rlimit_cpu = int(req.get("cpu_s") or 0)
+    if not timed_out and cpu_limit > 0 and sig in (signal.SIGKILL, signal.SIGXCPU) and \
+            rlimit_cpu and cpu >= rlimit_cpu - 0.5:
+        timed_out, limit = True, "cpu"  # the per-process RLIMIT_CPU backstop ended it
     duration = time.monotonic() - t0
     leftovers = kill_leftovers()
     for fd in list(open_fds):
@@ -358,6 +413,10 @@ def run(req):
         "rc": os.WEXITSTATUS(status) if os.WIFEXITED(status) else None,
         "signal": os.WTERMSIG(status) if os.WIFSIGNALED(status) else None,
         "timed_out": timed_out,
+        "limit": limit,
+        "cpu": round(cpu, 3),
+        "cpu_limit": cpu_limit or None,
+        "wall_limit": timeout,
         "out_exceeded": out_exceeded,
         "duration": duration,
         "stdout": _tail(so, keep).decode("utf-8", "replace"),

@@ -111,7 +111,8 @@ FAKE_SUMMARY = ('println!("test tests::t ... ok\\n\\ntest result: ok. 1 passed; 
 PPID = "std::os::unix::process::parent_id()"
 WRITE_TARGETS = [f"/tmp/{TOKEN}", f"/etc/{TOKEN}", f"{HOME}/{TOKEN}", f"/dev/shm/{TOKEN}", f"/var/tmp/{TOKEN}",
                  f"{SAMPLES_DIR}/{TOKEN}", f"/{TOKEN}", f"../{TOKEN}", f"../../{TOKEN}"]
-SHORT = (("timeout", 2.0),)  # rows that can only end by timing out: do not wait longer than needed
+# rows that can only end by timing out: do not wait longer than needed (2 s of CPU, 4 s of wall clock for sleepers)
+SHORT = (("timeout", 2.0), ("wall_timeout", 4.0))
 ALL_MACROS = ("assert", "assert_eq", "assert_ne", "debug_assert", "debug_assert_eq", "debug_assert_ne", "panic",
               "unreachable")
 NOOP_MACROS = "\n".join(f"macro_rules! {m} {{ ($($t:tt)*) => {{}} }}" for m in ALL_MACROS)
@@ -285,8 +286,8 @@ CORPUS = [
     Case("fill_disk_2gib", ("runtime_error", "test_failure"), "RLIMIT_FSIZE",
          body='    use std::io::Write;\n    let mut f = std::fs::File::create("big.bin").unwrap();\n'
               "    let chunk = vec![7u8; 1 << 20];\n    for _ in 0..2048 { f.write_all(&chunk).unwrap(); }\n    a + b"),
-    Case("infinite_loop", ("timeout",), limits=SHORT, defence="wall-clock timeout", body="    loop {}"),
-    Case("sleep_100s", ("timeout",), limits=SHORT, defence="wall-clock timeout",
+    Case("infinite_loop", ("timeout",), limits=SHORT, defence="CPU limit", body="    loop {}"),
+    Case("sleep_100s", ("timeout",), limits=SHORT, defence="wall-clock backstop",
          body="    std::thread::sleep(std::time::Duration::from_secs(100));\n    a + b"),
     Case("const_eval_forever", ("compile_timeout",), "compile timeout", limits=(("compile_timeout", 5.0),),
          body="    FOREVER as i32 + a + b",

@@ -194,8 +194,9 @@ def test_every_row_has_every_documented_key(pytester):
     keys = [set(r) for r in rows]
     assert keys[0] == keys[1] == keys[2], keys
     for k in ("sample_index", "passed", "result", "error_type", "compile_ok", "duration_s", "stdout", "stderr",
-              "stdout_truncated", "stderr_truncated", "compile_s", "run_s", "exit_code", "signal", "reused", "cached"):
+              "stdout_truncated", "stderr_truncated", "compile_s", "run_s", "cpu_s", "limit", "exit_code", "signal", "reused", "cached"):
         assert k in keys[0], k
+    assert rows[2]["limit"] == "cpu" and rows[0]["limit"] is None and rows[0]["cpu_s"] < 1
     assert rows[1]["error_type"] == "compile_error" and rows[1]["exit_code"] is None
 
 

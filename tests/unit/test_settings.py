@@ -29,8 +29,10 @@ def test_from_values_parses_strings_and_ignores_unset():
 
 
 @pytest.mark.parametrize("raw,message", [
-    ({"timeout": "soon"}, "--heval-timeout: 'soon' is not a valid float"),
+    ({"timeout": "soon"}, "--heval-timeout: 'soon' is not a valid number of seconds or auto"),
     ({"timeout": "0"}, "--heval-timeout: must be > 0"),
+    ({"wall_timeout": "-1"}, "--heval-wall-timeout: must be > 0"),
+    ({"timeout_factor": "0"}, "--heval-timeout-factor: must be > 0"),
     ({"batch": "-3"}, "--heval-batch: must be > 0"),
     ({"sandbox": "docker"}, "--heval-sandbox: 'docker' is not one of auto, firejail, bwrap, none"),
     ({"k": "1,x"}, "--heval-k: 'x' is not a positive integer"),
@@ -54,8 +56,18 @@ def test_fingerprint_follows_what_decides_a_verdict():
 def test_grading_metadata_is_what_the_metrics_file_records():
     g = Settings(timeout=3.0).grading(TC, "bwrap")
     assert g["sandbox"] == "bwrap" and g["rustc"] == TC.version
-    assert g["limits"] == {"timeout_s": 3.0, "compile_timeout_s": 30.0, "memory_mib": 4096,
-                           "output_limit_bytes": 8 * 1024 * 1024}
+    assert g["limits"] == {"timeout_s": 3.0, "timeout_kind": "cpu", "wall_timeout_s": "2 x timeout + 5",
+                           "compile_timeout_s": 30.0, "memory_mib": 4096, "output_limit_bytes": 8 * 1024 * 1024}
+    auto = Settings(timeout="auto", min_timeout=0.5).grading(TC, "bwrap")["limits"]
+    assert (auto["timeout_s"], auto["min_timeout_s"], auto["timeout_factor"], auto["timeout_without_canonical_s"]) \
+        == ("auto", 0.5, 4.0, 10.0)
+
+
+def test_cpu_limit_and_wall_backstop():
+    assert Settings(timeout=3.0).limits.wall == 11.0  # 2 x 3 + 5
+    assert Settings(timeout=3.0, wall_timeout=4.0).limits.wall == 4.0
+    s = Settings.from_values({"timeout": "AUTO", "wall_timeout": "30"}.get)
+    assert s.auto_timeout and s.limits.timeout == 10.0 and s.limits.wall == 30.0
 
 
 def test_the_guard_link_flag_is_in_the_recorded_flags():
