@@ -28,7 +28,7 @@ def _env(pytester):
 def test_humaneval_x_samples_grade_with_the_crates_under_xdist(pytester, datasets):
     _env(pytester)
     problems, samples = _x_files(pytester, datasets, 12)
-    r = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--heval", samples, "--heval-problems", problems,
+    r = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--heval", samples, f"--heval-problems={problems}",
                                       "-n", "2")
     assert r.ret == 0, r.stdout.str()[-3000:]
     rows = result_rows(samples)
@@ -41,14 +41,14 @@ def test_missing_crate_sources_are_a_usage_error(pytester, datasets):
     _env(pytester)
     problems, samples = _x_files(pytester, datasets, 2)
     empty = pytester.mkdir("empty-crates")
-    r = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--heval", samples, "--heval-problems", problems,
+    r = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--heval", samples, f"--heval-problems={problems}",
                                       "--heval-crates", empty)
     assert r.ret == 4, r.stdout.str()[-3000:]
     err = r.stderr.str()
     assert "2 problem(s) import dataset crates (Rust/0, Rust/1)" in err
     assert "the crates md5, rand, regex are needed" in err and str(empty) in err
     assert "Traceback" not in err + r.stdout.str()
-    r = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--heval", samples, "--heval-problems", problems,
+    r = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--heval", samples, f"--heval-problems={problems}",
                                       "--heval-crates", pytester.path / "nope")
     assert r.ret == 4 and "--heval-crates:" in r.stderr.str() and "is not a directory" in r.stderr.str()
 
@@ -58,7 +58,7 @@ def test_runs_that_name_no_crate_do_not_need_them(pytester):
     problems = write_jsonl(pytester.path / "p.jsonl", [ADD_PROBLEM])
     samples = write_jsonl(pytester.path / "s.jsonl", [{"task_id": "Add/0", "completion": "    a + b\n}\n"}])
     empty = pytester.mkdir("empty-crates")
-    r = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--heval", samples, "--heval-problems", problems,
+    r = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--heval", samples, f"--heval-problems={problems}",
                                       "--heval-crates", empty)
     assert r.ret == 0, r.stdout.str()[-3000:]
 
@@ -66,7 +66,7 @@ def test_runs_that_name_no_crate_do_not_need_them(pytester):
 def test_crates_none_builds_them_without(pytester, datasets):
     """The opt-out: no crates wanted (to grade as a harness without them would): those programs fail to compile."""
     problems, samples = _x_files(pytester, datasets, 2)
-    r = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--heval", samples, "--heval-problems", problems,
+    r = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--heval", samples, f"--heval-problems={problems}",
                                       "--heval-crates", "none")
     assert r.ret == 1, r.stdout.str()[-3000:]
     rows = result_rows(samples)
