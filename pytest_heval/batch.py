@@ -11,16 +11,14 @@ from __future__ import annotations
 import dataclasses
 import os
 import shutil
-from typing import Any, Dict, List, Optional
-
-import orjson
+from typing import Any, Dict, List, Optional, Tuple
 
 from .crates import Crates
 from .errors import SetupError
 from .program import Program, exit_guard
 from .sandbox import RunnerClient
 from .settings import Limits
-from .toolchain import GUARD_FLAGS
+from .toolchain import GUARD_FLAGS, diagnostics
 from .verdict import Verdict, classify_compile, infra_verdict
 
 
@@ -121,16 +119,8 @@ class Builder:
     def _write_batch(self, programs: List[Program]) -> tuple:
         d = self.client.new_dir()
         names = {}
-        root = [exit_guard(self.client.toolchain.unsafe_attrs)]
-        for i, p in enumerate(programs):
-            name = f"s{i:04d}"
-            names[name] = p
-            with open(os.path.join(d, name + ".rs"), "w", encoding="utf-8", errors="surrogatepass") as f:
-                f.write(p.body)
-            root.append(f'#[path = "{name}.rs"] mod {name};')
-        src = os.path.join(d, "root.rs")
-        with open(src, "w") as f:
-            f.write("\n".join(root) + "\n")
+        src, modules = write_crate(d, [p.body for p in programs], exit_guard(self.client.toolchain.unsafe_attrs))
+        names.update(zip(modules, programs))
         return d, src, names
 
     def _build_batch(self, group: List[Program], edition: str, out: Dict[str, Build]) -> List[Program]:
@@ -168,16 +158,26 @@ class Builder:
         return pending
 
 
+def write_crate(d: str, bodies: List[str], head: str = "", pub: bool = False) -> Tuple[str, List[str]]:
+    """One crate of modules ``s0000``... in ``d``, a file each (rustc's diagnostics then name each one's file), under
+    ``root.rs`` (which starts with ``head``): returns the root's path and the module names."""
+    root, names = [head] if head else [], []
+    for i, body in enumerate(bodies):
+        name = f"s{i:04d}"
+        names.append(name)
+        with open(os.path.join(d, name + ".rs"), "w", encoding="utf-8", errors="surrogatepass") as f:
+            f.write(body)
+        root.append(f'#[path = "{name}.rs"] {"pub " if pub else ""}mod {name};')
+    src = os.path.join(d, "root.rs")
+    with open(src, "w") as f:
+        f.write("\n".join(root) + "\n")
+    return src, names
+
+
 def error_files(stderr: str) -> set:
     """Sample module names (``s0003``) that rustc's JSON diagnostics blame for errors."""
     names = set()
-    for line in stderr.splitlines():
-        if not line.startswith("{"):
-            continue
-        try:
-            d = orjson.loads(line)
-        except orjson.JSONDecodeError:
-            continue
+    for d in diagnostics(stderr):
         if d.get("level") not in ("error", "error: internal compiler error"):
             continue
         stack = [d]

@@ -34,6 +34,7 @@ import tempfile
 import time
 from typing import FrozenSet, Iterable, List, Mapping, Optional, Tuple
 
+from .fsutil import cache_dir as user_cache_dir
 from .errors import SetupError
 
 CRATES: Tuple[str, ...] = ("rand", "regex", "md5")
@@ -138,7 +139,7 @@ class CrateSet:
 
 
 def default_cache_dir() -> str:
-    return os.path.join(os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "pytest-heval", "crates")
+    return user_cache_dir("crates")
 
 
 def find_cargo(rustc: str) -> str:

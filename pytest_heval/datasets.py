@@ -28,6 +28,8 @@ from pathlib import Path
 from typing import Dict, FrozenSet, Iterable, List, Optional, Sequence, Tuple
 
 from .errors import HevalError
+from .fsutil import cache_dir as user_cache_dir
+from .fsutil import file_sha256
 
 URL_ENV = "HEVAL_DATASETS_URL"
 DIR_ENV = "HEVAL_DATA_DIR"
@@ -219,9 +221,7 @@ def cache_dir() -> Path:
     """Where fetched sets live; read from the environment on every call (tests and users change it)."""
     if os.environ.get(DIR_ENV):
         return Path(os.environ[DIR_ENV]).expanduser()
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    base = Path(xdg).expanduser() if xdg else Path.home() / ".cache"
-    return base / "pytest-heval" / "datasets"
+    return Path(user_cache_dir("datasets"))
 
 
 def cache_path(name: str) -> Path:
@@ -233,13 +233,7 @@ def source_url(ds: Dataset) -> str:
     return f"{base.rstrip('/')}/{ds.filename}" if base else ds.url
 
 
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(_CHUNK), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
+sha256_file = file_sha256  # the cached file's sha256, against the pin
 
 def _cached_ok(ds: Dataset, path: Path) -> bool:
     """A cached file counts only with the pinned bytes (a hand-copied or damaged file is fetched again)."""

@@ -162,15 +162,7 @@ def _attributes(toks: Sequence[Token]):
             inner, j = True, j + 1
         if j >= n or not toks[j].is_punct("["):
             continue
-        depth, e = 0, j
-        while e < n:
-            if toks[e].kind == "punct" and toks[e].text in ("[", "(", "{"):
-                depth += 1
-            elif toks[e].kind == "punct" and toks[e].text in ("]", ")", "}"):
-                depth -= 1
-                if depth == 0:
-                    break
-            e += 1
+        e = _closing(toks, j)
         yield inner, k, j, min(e + 1, n)
 
 
@@ -214,6 +206,20 @@ def _use_names(toks: Sequence[Token]) -> set:
     return names
 
 
+def _closing(toks: Sequence[Token], start: int) -> int:
+    """Index of the bracket that closes the one at ``start`` (``len(toks)`` when it is never closed)."""
+    depth, e, n = 0, start, len(toks)
+    while e < n:
+        if toks[e].kind == "punct" and toks[e].text in _OPEN:
+            depth += 1
+        elif toks[e].kind == "punct" and toks[e].text in (")", "]", "}"):
+            depth -= 1
+            if depth == 0:
+                break
+        e += 1
+    return e
+
+
 def _macro_rules_spans(toks: Sequence[Token]) -> List[tuple]:
     """(start, end) index ranges of each ``macro_rules! name { ... }`` definition's body."""
     spans = []
@@ -221,16 +227,7 @@ def _macro_rules_spans(toks: Sequence[Token]) -> List[tuple]:
     for k, t in enumerate(toks):
         if t.kind == "ident" and t.text == "macro_rules" and k + 3 < n and toks[k + 1].is_punct("!") \
                 and toks[k + 3].kind == "punct" and toks[k + 3].text in _OPEN:
-            depth, e = 0, k + 3
-            while e < n:
-                if toks[e].kind == "punct" and toks[e].text in _OPEN:
-                    depth += 1
-                elif toks[e].kind == "punct" and toks[e].text in (")", "]", "}"):
-                    depth -= 1
-                    if depth == 0:
-                        break
-                e += 1
-            spans.append((k + 3, e))
+            spans.append((k + 3, _closing(toks, k + 3)))
     return spans
 
 
@@ -240,15 +237,7 @@ def _repetition_ops(toks: Sequence[Token], in_macro_body: Sequence[bool]) -> set
     for k in range(n - 1):
         if not (in_macro_body[k] and toks[k].is_punct("$") and toks[k + 1].is_punct("(")):
             continue
-        depth, e = 0, k + 1
-        while e < n:
-            if toks[e].kind == "punct" and toks[e].text in _OPEN:
-                depth += 1
-            elif toks[e].kind == "punct" and toks[e].text in (")", "]", "}"):
-                depth -= 1
-                if depth == 0:
-                    break
-            e += 1
+        e = _closing(toks, k + 1)
         for j in (e + 1, e + 2):  # `)*`, or `),*` with a separator
             if j < n and toks[j].kind == "punct" and toks[j].text in ("*", "+", "?"):
                 ops.add(j)

@@ -1,7 +1,9 @@
-"""Writing a file so that readers only ever see the old or the new content, never a half-written one."""
+"""Files: writing atomically (readers see the old or the new content, never half of it), hashing a file, and the
+user cache directory pytest-heval keeps things in."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import tempfile
 from typing import Iterable, Optional, Union
@@ -30,3 +32,17 @@ def atomic_write(path: str, data: Union[bytes, Iterable[bytes]], mode: Optional[
         except OSError:
             pass
         raise
+
+
+def file_sha256(path: "str | os.PathLike[str]") -> str:
+    """The sha256 of a file's bytes, read in chunks."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def cache_dir(*parts: str) -> str:
+    """``$XDG_CACHE_HOME/pytest-heval/<parts>`` (``~/.cache`` by default)."""
+    return os.path.join(os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "pytest-heval", *parts)

@@ -18,15 +18,13 @@ import shutil
 import subprocess
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
-import orjson
-
-from .batch import Build
+from .batch import Build, write_crate
 from .errors import SetupError
 from .program import Program
 from .quality import main_free
 from .sandbox import RunnerClient
 from .settings import Limits
-from .toolchain import Toolchain
+from .toolchain import Toolchain, diagnostics
 
 CLIPPY = "clippy-driver"
 _HARD_ERROR = re.compile(r"E\d{4}$")  # an error code, not a lint name
@@ -103,13 +101,7 @@ def findings(stderr: str, ranges: Dict[str, Tuple[int, int]]) -> Tuple[Dict[str,
     was reported anywhere."""
     found: Dict[str, List[Tuple[str, str]]] = {}
     hard = False
-    for line in stderr.splitlines():
-        if not line.startswith("{"):
-            continue
-        try:
-            d = orjson.loads(line)
-        except orjson.JSONDecodeError:
-            continue
+    for d in diagnostics(stderr):
         level = d.get("level")
         if level not in ("error", "warning"):
             continue
@@ -179,18 +171,10 @@ class Linter:
         self.batch_runs += 1
         d = self.client.new_dir()
         try:
-            ranges, names, root = {}, {}, []
-            for i, p in enumerate(group):
-                name = f"s{i:04d}"
-                names[name] = p
-                ranges[name] = byte_span(p.body, p.completion_span)
-                with open(os.path.join(d, name + ".rs"), "w", encoding="utf-8", errors="surrogatepass") as f:
-                    f.write(p.body)
-                # `pub`: as at the root of a crate of its own, its `pub` items are reachable (not dead code)
-                root.append(f'#[path = "{name}.rs"] pub mod {name};')
-            src = os.path.join(d, "root.rs")
-            with open(src, "w") as f:
-                f.write("\n".join(root) + "\n")
+            # `pub`: as at the root of a crate of its own, its `pub` items are reachable (not dead code)
+            src, modules = write_crate(d, [p.body for p in group], pub=True)
+            names = dict(zip(modules, group))
+            ranges = {name: byte_span(p.body, p.completion_span) for name, p in names.items()}
             c = self._run(d, src, group[0].style, group[0].edition, group[0].crates)  # one batch: one crate set
         finally:
             shutil.rmtree(d, ignore_errors=True)

@@ -9,7 +9,6 @@ task_id, then the lowest shard), so shards get about the same number of samples.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 from collections import Counter
@@ -18,6 +17,7 @@ from typing import Dict, Iterable, Optional, Sequence, Tuple
 import orjson
 
 from .errors import HevalError
+from .fsutil import file_sha256  # noqa: F401 -- part of this module's API (the shard's samples file)
 
 Shard = Tuple[int, int]  # (I, N), 1 <= I <= N
 
@@ -56,12 +56,6 @@ def shard_indexes(task_ids: Sequence[str], shard: Shard) -> "Bits":
     return bits
 
 
-def file_sha256(path: str) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def finished_indexes(results_path: str, n: int) -> "Bits":

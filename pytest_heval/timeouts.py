@@ -17,7 +17,7 @@ from typing import Callable, Dict, Iterable, List, Optional, Sequence
 
 import orjson
 
-from .fsutil import atomic_write
+from .fsutil import atomic_write, cache_dir, file_sha256
 from .grader import Grader
 from .inputs.problems import Problem
 from .program import assemble
@@ -29,24 +29,11 @@ from .toolchain import Toolchain, flags_description
 Log = Callable[[str], None]
 
 
-def _cache_dir() -> str:
-    return os.path.join(os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "pytest-heval",
-                        "timeouts")
-
-
-def _file_digest(path: str) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def cache_path(problem_file: str, settings: Settings, toolchain: Toolchain, sandbox_kind: str) -> str:
     """One cache file per problem file (its content) + toolchain (+ flags, sandbox, edition override)."""
-    key = orjson.dumps([_file_digest(problem_file), toolchain.version, flags_description(), sandbox_kind,
+    key = orjson.dumps([file_sha256(problem_file), toolchain.version, flags_description(), sandbox_kind,
                         settings.edition, settings.completion_form])
-    return os.path.join(_cache_dir(), hashlib.sha256(key).hexdigest()[:32] + ".json")
+    return os.path.join(cache_dir("timeouts"), hashlib.sha256(key).hexdigest()[:32] + ".json")
 
 
 def _canonical_program(problem: Problem, settings: Settings, toolchain: Toolchain):

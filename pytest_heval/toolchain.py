@@ -8,7 +8,9 @@ import os
 import re
 import shutil
 import subprocess
-from typing import List, Optional
+from typing import Any, Dict, Iterator, List, Optional
+
+import orjson
 
 from .errors import SetupError
 from .program.guard import PROOF, WRAP_MAIN
@@ -86,6 +88,16 @@ def rustc_argv(rustc: str, src: str, out: str, style: str, edition: str, extra: 
     argv += list(extra)
     argv += [src, "-o", out]
     return argv
+
+
+def diagnostics(stderr: str) -> Iterator[Dict[str, Any]]:
+    """rustc's JSON diagnostics (``--error-format=json``) in its stderr; other lines are skipped."""
+    for line in stderr.splitlines():
+        if line.startswith("{"):
+            try:
+                yield orjson.loads(line)
+            except orjson.JSONDecodeError:
+                continue
 
 
 def flags_description() -> str:

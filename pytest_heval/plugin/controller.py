@@ -24,7 +24,8 @@ from ..report import checkpoints
 from ..report.junit import junit_suite_properties
 from ..report.terminal import failed_lines, fmt_duration, progress_line, summary_lines
 from ..results import ResultsFile, file_metrics, output_paths, result_row, stale_reason, write_metrics
-from ..shards import Bits, file_sha256, finished_indexes, shard_indexes
+from ..fsutil import file_sha256
+from ..shards import Bits, finished_indexes, shard_indexes
 from ..verdict import infra_verdict
 from .options import RunOptions
 from .selection import SKIP, skip_to_wire

@@ -18,7 +18,7 @@ import subprocess
 import tempfile
 from typing import Optional
 
-from ..fsutil import atomic_write
+from ..fsutil import atomic_write, cache_dir
 
 SPAWN_C = os.path.join(os.path.dirname(os.path.abspath(__file__)), "spawn.c")
 
@@ -33,10 +33,6 @@ def _works(exe: str) -> bool:
         return False
 
 
-def _cache_dir() -> str:
-    return os.path.join(os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "pytest-heval")
-
-
 @functools.lru_cache(maxsize=None)
 def spawner_binary() -> Optional[bytes]:
     """spawn.c compiled (once per process), or taken from the cache when an identical build is there (a compile is
@@ -47,7 +43,7 @@ def spawner_binary() -> Optional[bytes]:
         return None
     with open(SPAWN_C, "rb") as f:
         code = f.read()
-    cache = _cache_dir()
+    cache = cache_dir()
     digest = hashlib.sha256(code + b"\0" + os.path.realpath(cc).encode() + b"\0" + os.uname().machine.encode())
     cached = os.path.join(cache, f"heval-spawn-{digest.hexdigest()[:20]}")
     if _works(cached):
