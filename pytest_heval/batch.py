@@ -73,7 +73,7 @@ class Builder:
             if len(group) == 1:
                 alone.extend(group)
                 continue
-            alone.extend(self._build_batch(group, style, edition, out))
+            alone.extend(self._build_batch(group, edition, out, style))
         for p in alone:
             out[p.key] = self._build_alone(p)
         return out
@@ -142,7 +142,8 @@ class Builder:
             f.write("\n".join(root) + "\n")
         return d, src, names
 
-    def _build_batch(self, group: List[Program], style: str, edition: str, out: Dict[str, Build]) -> List[Program]:
+    def _build_batch(self, group: List[Program], edition: str, out: Dict[str, Build],
+                     style: str = "libtest") -> List[Program]:
         """Build ``group`` as one crate; returns the programs that must be built alone.
 
         A failed build stops after type-checking, so it costs about what a check would; its JSON diagnostics name
