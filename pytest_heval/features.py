@@ -63,6 +63,19 @@ crate root or the harness, and its meaning is the same as when built alone. Ever
   the siblings live.
 * Literals and other punctuation: always allowed.
 
+Main style (MultiPL-E: the tests are the program's ``fn main``) adds, in ``main_batch_refusal``: the module's
+``main`` is called by the batch's own root ``main``, which is told by ``argv[1]`` which module to call, and a
+module's paths that start at the crate root mean something else there. So, refused as well:
+
+* ``args`` / ``args_os`` (the command line has one more argument than when built alone);
+* ``self::`` (the module, not the crate root);
+* a path starting with ``::`` whose first name is not ``std``/``core``/``alloc`` (edition 2015: the crate root,
+  where the harness's ``main`` and the siblings live);
+* in edition 2015, a ``use`` whose path does not start with ``std``/``core``/``alloc``: 2015 resolves ``use`` from
+  the crate root, so ``use Color::*`` names the program's own item alone and the batch root's in a batch.
+
+The problem's test text goes through the path rules too (``main_path_refusal``).
+
 What this does not cover (residual): trait impls are crate-wide (coherence), so a sibling's
 ``impl PartialEq<Mine> for i32`` can make another sibling's type inference ambiguous; that is a compile error
 in the batch, and a sample that fails in a batch is confirmed alone before it is called a compile error.
@@ -75,7 +88,8 @@ from typing import FrozenSet, Iterable, List, Optional, Sequence, Union
 
 from .lexer import Token, lex
 
-__all__ = ["FEATURES", "features", "batchable", "batch_refusal", "fenced_code",
+__all__ = ["FEATURES", "features", "batchable", "batch_refusal", "main_batch_refusal", "main_path_refusal",
+           "fenced_code",
            "ALLOWED_KEYWORDS", "ALLOWED_MACROS", "ALLOWED_ATTRIBUTES", "HARNESS_NAME"]
 
 FEATURES = ("unsafe", "extern", "asm", "link", "include", "env", "mod", "test", "macro_export", "proc_macro",
@@ -345,6 +359,45 @@ def _attribute_refusal(body: Sequence[Token]) -> Optional[str]:
             elif not (t.kind == "punct" and t.text in ("(", ")", ",", "::")):
                 return f"derive(... {t.text} ...)"
     return None
+
+
+_MAIN_NAMES = frozenset({"args", "args_os"})
+_PATH_PREFIXES = frozenset({"self", "Self", "super", "crate", ">", ">>"})  # what ``::`` continues, not starts
+
+
+def main_path_refusal(source: Source, edition: str) -> Optional[str]:
+    """Why the paths of ``source`` could mean something else in a module of a main-style batch crate than at the
+    root of a program of its own (see the module docstring), or None."""
+    toks = _sig(_all(source))
+    n = len(toks)
+    for k, t in enumerate(toks):
+        prev = toks[k - 1] if k else None
+        nxt = toks[k + 1] if k + 1 < n else None
+        if t.kind == "keyword" and t.text == "use":
+            if edition == "2015":
+                j = k + 2 if nxt is not None and nxt.is_punct("::") else k + 1
+                root = toks[j] if j < n else None
+                if not (_is_name(root) and root.name in STD_PATH_ROOTS):
+                    return f"use {root.text if root else ''}... in edition 2015 (resolved from the crate root)"
+        if t.kind == "keyword" and t.text == "self" and nxt is not None and nxt.is_punct("::"):
+            return "self:: (the module in a batch)"
+        if t.is_punct("::") and not (_is_name(prev) or (prev is not None and prev.text in _PATH_PREFIXES)):
+            if not (_is_name(nxt) and nxt.name in STD_PATH_ROOTS):
+                return f"::{nxt.text if nxt else ''} at a path's start"
+    return None
+
+
+def main_batch_refusal(source: Source, edition: str) -> Optional[str]:
+    """Why a main-style program's head + completion may not be built as a module of a shared crate whose root
+    ``main`` calls the module's, or None when it may: :func:`batch_refusal`, plus the main-style rules."""
+    toks = _all(source)
+    why = batch_refusal(toks)
+    if why:
+        return why
+    for t in toks:
+        if _is_name(t) and t.name in _MAIN_NAMES:
+            return f"{t.text} (the command line differs in a batch)"
+    return main_path_refusal(toks, edition)
 
 
 def batchable(source: Source) -> bool:

@@ -147,7 +147,8 @@ class Linter:
             b = builds.get(p.key)
             if b is None or not b.ok:
                 continue
-            if b.filter and main_free(p.body[slice(*p.completion_span)]):  # linted with the rest of its crate
+            # linted with the rest of its crate (main style: alone, as before: its module's main is the test's)
+            if b.filter and p.style == "libtest" and main_free(p.body[slice(*p.completion_span)]):
                 batches.setdefault(b.dir, []).append(p)
             else:
                 alone.append(p)

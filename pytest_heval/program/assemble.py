@@ -8,8 +8,9 @@ import hashlib
 from typing import FrozenSet, Optional, Tuple
 
 from ..crates import crates_used
-from ..features import batchable, features
+from ..features import batchable, features, main_batch_refusal, main_path_refusal
 from ..inputs.problems import Problem
+from ..lexer import lex
 from .guard import PROOF, exit_guard
 from .harden import expected_tests, harden_test
 from .testnames import test_paths
@@ -25,6 +26,23 @@ def _features_of(completion: str) -> FrozenSet[str]:
 @functools.lru_cache(maxsize=8192)
 def _batchable(module_text: str) -> bool:
     return batchable(module_text)
+
+
+@functools.lru_cache(maxsize=1024)
+def _main_batchable(module_text: str, edition: str) -> bool:
+    return main_batch_refusal(module_text, edition) is None
+
+
+@functools.lru_cache(maxsize=1024)
+def _test_main_at(test: str, edition: str) -> int:
+    """Offset in the (hardened) main-style test text of the ``fn`` of its one ``fn main``, or -1 when there is not
+    exactly one or its paths could mean something else inside a module (:func:`main_path_refusal`)."""
+    if main_path_refusal(test, edition):
+        return -1
+    toks = [t for t in lex(test) if not t.trivia]
+    at = [t.start for t, u in zip(toks, toks[1:]) if t.kind == "keyword" and t.text == "fn"
+          and u.kind == "ident" and u.text == "main"]
+    return at[0] if len(at) == 1 else -1
 
 
 @dataclasses.dataclass(frozen=True)
@@ -44,6 +62,8 @@ class Program:
     completion_span: Tuple[int, int] = (0, 0)
     # the problem's own CPU limit (--heval-timeout auto, from its canonical solution); None: the run's fixed one
     timeout: Optional[float] = None
+    # main style: where the test text's ``fn main`` starts in ``body`` (-1: none found, never batched)
+    main_at: int = -1
 
     @property
     def features(self) -> FrozenSet[str]:
@@ -52,10 +72,21 @@ class Program:
 
     @property
     def batchable(self) -> bool:
-        """May be built as a module of a shared crate: libtest style, and an allow-list over the real tokens of
-        head + completion proves it safe there (:func:`pytest_heval.features.batchable`). Computed on first
-        use (when building), not when planning."""
-        return self.style == "libtest" and _batchable(self.head + self.completion)
+        """May be built as a module of a shared crate: an allow-list over the real tokens of head + completion proves
+        it safe there (:func:`pytest_heval.features.batchable`; main style: :func:`~pytest_heval.features.
+        main_batch_refusal`, and the test's one ``fn main`` was found). Computed on first use (when building), not
+        when planning."""
+        if self.style == "libtest":
+            return _batchable(self.head + self.completion)
+        return self.main_at >= 0 and _main_batchable(self.head + self.completion, self.edition)
+
+    @property
+    def module_body(self) -> str:
+        """What becomes this program's module in a batch crate: ``body``, with a main-style test's ``fn main`` made
+        ``pub fn main`` so that the batch root's ``main`` can call it (nothing else differs)."""
+        if self.style == "libtest" or self.main_at < 0:
+            return self.body
+        return self.body[:self.main_at] + "pub " + self.body[self.main_at:]
 
     @functools.cached_property
     def key(self) -> str:
@@ -88,7 +119,12 @@ def assemble(problem: Problem, completion: str, edition: str | None = None, unsa
     # which costs nothing (an unused --extern is free)
     crates = _problem_crates(problem.head) | _problem_crates(problem.test) | crates_used(completion)
     libtest = style == "libtest"
-    return Program(source, style, edition or problem.edition, expected_tests(problem.test) if libtest else (), body,
+    edition = edition or problem.edition
+    main_at = -1
+    if not libtest:
+        at = _test_main_at(test, edition)
+        main_at = -1 if at < 0 else len(problem.head) + len(completion) + len(sep) + at
+    return Program(source, style, edition, expected_tests(problem.test) if libtest else (), body,
                    PROOF, tuple(sorted(crates)), problem.head, completion,
                    test_paths(problem.test) if libtest else (),
-                   (len(problem.head), len(problem.head) + len(completion)))
+                   (len(problem.head), len(problem.head) + len(completion)), main_at=main_at)

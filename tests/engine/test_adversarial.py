@@ -559,8 +559,7 @@ SCRIPTS = {
                  r"0 measured; 0 filtered out; finished in 0.00s'\nexit 0\n",
     "sabotage": r"#!/bin/sh\nexit 1\n",
 }
-CROSS = [(style, batched, payload) for style in STYLES for batched in (False, True) for payload in SCRIPTS
-         if not (batched and style == "main")]  # main-style programs are never batched
+CROSS = [(style, batched, payload) for style in STYLES for batched in (False, True) for payload in SCRIPTS]
 
 
 @pytest.mark.parametrize("style,batched,payload", CROSS,
@@ -582,3 +581,30 @@ def _build_and_run(executor, programs, batched):
     verdicts = executor.grade_programs(programs, batch=None if batched else 1)
     assert executor.builder.batch_builds == builds + batched, "expected one batch binary when batched"
     return verdicts
+
+
+MAIN_BATCH = [c for c in CORPUS if "main" in c.styles and not c.may_pass and not c.limits]
+
+
+def test_main_style_attacks_batched(executor, world):
+    """Main style batches too (issue 11.1): every main-style attack of the corpus, built as modules of shared crates
+    with an honest sample per problem, ends as it does alone (an error type its row accepts), and the honest
+    samples still pass."""
+    problems = sorted({c.problem for c in MAIN_BATCH})
+    programs = [assemble(PROBLEMS[c.problem]["main"], world.fill(c.completion("main"))) for c in MAIN_BATCH]
+    programs += [assemble(PROBLEMS[p]["main"], good_completion(p, "main")) for p in problems]
+    assert sum(p.batchable for p in programs) >= len(programs) // 3
+    saved = executor.limits
+    # more time than the rows run alone get: with -n 2 both sandboxes' 2 GiB writes (fill_disk_2gib) meet here
+    executor.limits = dataclasses.replace(saved, timeout=10.0)
+    try:
+        with watched(executor, world, "main-style attacks, batched"):
+            builds = executor.builder.batch_builds
+            verdicts = executor.grade_programs(programs)
+            assert executor.builder.batch_builds > builds, "expected batch binaries"
+    finally:
+        executor.limits = saved
+    for c, v in zip(MAIN_BATCH, verdicts):
+        assert v["passed"] is False and v["error_type"] in c.expect, f"{c.name} [main, batched]: {_brief(v)}"
+    for p, v in zip(problems, verdicts[len(MAIN_BATCH):]):
+        assert v["passed"] is True, f"honest {p} [main, batched]: {_brief(v)}"

@@ -474,7 +474,7 @@ def test_program_batchable_and_features_come_from_the_tokens():
     assert words.batchable and words.features == frozenset()
     main = Problem("M/0", "fn add(a: i32, b: i32) -> i32 {\n", "}\nfn main() { assert_eq!(add(1, 2), 3); }\n",
                    "2015", "multipl-e", "tests")
-    assert not assemble(main, "    a + b\n").batchable  # main style is never batched
+    assert assemble(main, "    a + b\n").batchable  # main style batches too (issue 11.1)
 
 
 def test_deny_setting():
@@ -504,3 +504,44 @@ def test_policy_verdict_and_feature_counts():
     lines = summary_lines(dict(m, **where))
     assert "  features (samples): asm=1, unsafe=2" in lines
     assert not any("features" in ln for ln in summary_lines(dict(compute(rows[2:], [1]), **where)))
+
+
+# ---- main style (issue 11.1): a program's fn main becomes a module's, called by the batch root's main --------------
+
+@pytest.mark.parametrize("text, e2015, e2021", [
+    ("fn f(v: Vec<i32>) -> Vec<i32> { v.iter().map(|x| x + 1).collect::<Vec<_>>() }", None, None),
+    ("use std::collections::HashMap; use ::core::cmp::max; fn f() { <i32 as Default>::default(); }", None, None),
+    ("use Color::*;", "use Color", None),  # 2015: resolved from the crate root
+    ("use {std::mem};", "use {", None),
+    ("fn f() { main(); }", None, None),  # the module's own main: the test's, as alone
+    ("use self::Color::*;", "use self", "self::"),
+    ("fn f() { self::g() }", "self::", "self::"),
+    ("fn f() { ::main() }", "::main", "::main"),  # 2015: the crate root's (the harness's) main
+    ("fn f() -> usize { std::env::args().count() }", "args", "args"),  # argv[1] names the module in a batch
+    ("fn f() { let args_os = 1; }", "args_os", "args_os"),
+    ("fn f() { let s = \"use Foo::*; std::env::args()\"; } // ::main", None, None),  # strings, comments: inert
+    ("mod m {}", "keyword mod", "keyword mod"),  # everything batch_refusal refuses
+])
+def test_main_batch_refusal(text, e2015, e2021):
+    from pytest_heval.features import main_batch_refusal
+
+    for edition, expected in (("2015", e2015), ("2021", e2021)):
+        why = main_batch_refusal(text, edition)
+        assert (why is None) if expected is None else (why is not None and why.startswith(expected)), (edition, why)
+
+
+def test_main_style_module_body_makes_only_the_tests_main_pub():
+    from pytest_heval.inputs.problems import Problem
+    from pytest_heval.program import assemble
+
+    p = Problem("M/0", "/// fn main() in a doc\nfn add(a: i32, b: i32) -> i32 {\n",
+                "}\n\nfn main() {\n    let candidate = add;\n    assert_eq!(candidate(2, 3), 5);\n}\n",
+                "2015", "multipl-e", "main")
+    prog = assemble(p, "    // fn main() {}\n    a + b\n")
+    assert prog.batchable and prog.module_body == prog.body.replace("\nfn main()", "\npub fn main()")
+    assert "pub fn main" not in prog.source  # built alone, the program is the same as ever
+    assert not assemble(p, "    std::env::args().count() as i32\n").batchable
+    two = Problem("M/1", p.head, p.test + "fn main() {}\n", "2015", "multipl-e", "main")
+    assert assemble(two, "    a + b\n").main_at == -1 and not assemble(two, "    a + b\n").batchable
+    odd = Problem("M/2", p.head, p.test.replace("let candidate", "use foo::*; let candidate"), "2015", "multipl-e", "main")
+    assert not assemble(odd, "    a + b\n").batchable  # the test's own paths are checked too
