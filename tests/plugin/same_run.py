@@ -1,6 +1,6 @@
 """What "the same results as one uninterrupted run" means for a resumed or a merged run: every field equal but
 
-* timing (``duration_s``, ``compile_s``, ``run_s``, ``compile_time_ms``) and the run's own bookkeeping in the metrics
+* timing (``duration_s``, ``compile_s``, ``run_s``, ``compile_time_ms``, ``cpu_s``) and the run's own bookkeeping in the metrics
   (when, how long, how many this run graded, where the files are: the runs compared live in different directories);
 * how the builds were arranged, which depends on what one run had left to build: a batch's programs are modules
   ``sNNNN`` of one crate, so a sample built in a batch by one run and alone by the other shows ``s0003::tests::x``
@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from typing import Any, Dict, List
 
-ROW_AS_RUN = {"duration_s", "compile_s", "run_s", "compile_time_ms", "binary_size_bytes", "reused", "cached"}
+ROW_AS_RUN = {"duration_s", "compile_s", "run_s", "compile_time_ms", "cpu_s", "binary_size_bytes", "reused", "cached"}
 METRICS_AS_RUN = {"started", "ended", "wall_time_s", "samples_per_minute", "graded_this_run", "results_file", "samples_file",
                   "avg_compile_time_ms", "avg_binary_size_bytes", "binary_size_samples", "merged_from", "merged_at",
                   "per_problem_results_file"}

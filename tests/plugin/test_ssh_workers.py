@@ -24,7 +24,7 @@ import pytest
 from tests.helpers import ADD_PROBLEM, REPO, read_jsonl, write_jsonl
 
 SSHD = "/usr/sbin/sshd"
-TIMING = {"duration_s", "compile_s", "run_s", "compile_time_ms"}
+TIMING = {"duration_s", "compile_s", "run_s", "compile_time_ms", "cpu_s"}
 # text that depends on the run, not the verdict, in rustc's and libtest's messages: the worker's scratch dir and
 # build number, the panicking thread's id (a pid in the worker's sandbox), libtest's own timing
 RUN_SPECIFIC = [(re.compile(r"heval-w\d+-[A-Za-z0-9_]+/b\d+"), "heval-w*/b*"),
