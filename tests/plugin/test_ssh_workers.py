@@ -22,14 +22,9 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import ADD_PROBLEM, REPO, read_jsonl, write_jsonl
+from tests.plugin.same_run import comparable_rows as _comparable
 
 SSHD = "/usr/sbin/sshd"
-TIMING = {"duration_s", "compile_s", "run_s", "compile_time_ms", "cpu_s"}
-# text that depends on the run, not the verdict, in rustc's and libtest's messages: the worker's scratch dir and
-# build number, the panicking thread's id (a pid in the worker's sandbox), libtest's own timing
-RUN_SPECIFIC = [(re.compile(r"heval-w\d+-[A-Za-z0-9_]+/b\d+"), "heval-w*/b*"),
-                (re.compile(r"thread '([^']*)' \(\d+\) panicked"), r"thread '\1' (*) panicked"),
-                (re.compile(r"finished in \d+\.\d+s"), "finished in *s")]
 
 SAMPLES = [
     {"task_id": "Add/0", "completion": "    a + b\n}\n", "model": "m"},
@@ -152,17 +147,6 @@ def _pytest(cwd: Path, *args: str, timeout: float = 600) -> subprocess.Completed
     return subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *args], cwd=cwd, env=_env(),
                           capture_output=True, text=True, timeout=timeout)
 
-
-def _comparable(rows):
-    out = []
-    for r in rows:
-        r = {k: v for k, v in r.items() if k not in TIMING}
-        for k in ("stdout", "stderr", "result"):
-            if isinstance(r.get(k), str):
-                for pattern, repl in RUN_SPECIFIC:
-                    r[k] = pattern.sub(repl, r[k])
-        out.append(r)
-    return out
 
 
 def test_two_ssh_gateways_give_the_results_of_a_local_run(tmp_path, sshd):
