@@ -189,6 +189,22 @@ def _scan_lines(chunk, prefix, carry, kept, max_kept=1000, max_line=4096):
         carry.clear()
 
 
+WATCH_STDIN = False  # main() (the runner proper, requests on stdin) turns it on
+
+
+def _stdin_closed():
+    """Our stdin is readable: whether that is end of file (nothing to read), not a request."""
+    import fcntl
+    import struct
+    import termios
+
+    try:
+        n = struct.unpack("i", fcntl.ioctl(0, termios.FIONREAD, b"\0\0\0\0"))[0]
+    except OSError:
+        return True
+    return n == 0
+
+
 def _tail(buf, n):
     return bytes(buf[-n:]) if len(buf) > n else bytes(buf)
 
@@ -351,13 +367,19 @@ def run(req):
         wait = (drain_until if status is not None else min(deadline, next_cpu)) - now
         watch = list(open_fds)
         if status is None:
+            if WATCH_STDIN:
+                watch.append(0)  # our stdin: EOF there means the worker that sent this request is gone
             if pidfd is not None:
                 watch.append(pidfd)
             else:
                 wait = min(wait, 0.002)
         ready, _, _ = select.select(watch, [], [], max(wait, 0))
+        if WATCH_STDIN and 0 in ready and _stdin_closed():
+            # the worker died (killed, crashed): nobody will read the verdict, and the sample must not keep burning a
+            # core beside the samples of the worker that replaces it: end it now
+            break
         for fd in ready:
-            if fd == pidfd:
+            if fd in (pidfd, 0):
                 continue
             chunk = os.read(fd, 65536)
             if not chunk:
@@ -432,6 +454,8 @@ def run(req):
 
 
 def main():
+    global WATCH_STDIN
+    WATCH_STDIN = True
     _prctl(PR_SET_CHILD_SUBREAPER, 1)
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     inp = sys.stdin.buffer
