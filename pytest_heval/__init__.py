@@ -2,12 +2,12 @@
 
 The engine is usable on its own (nothing in it imports pytest)::
 
-    from pytest_heval import Grader, Settings, Inputs, sample_programs
-    inputs = Inputs(["problems.jsonl"])
-    refs = [("samples.jsonl", s.index) for s in inputs.load("samples.jsonl").samples]
-    with Grader(Settings(sandbox="bwrap")) as g:
-        for ref, verdict in g.grade(refs, sample_programs(inputs, g.settings, g.toolchain)):
-            print(ref, verdict["passed"], verdict["error_type"])
+    >>> from pytest_heval import Grader, Settings, Inputs, sample_programs
+    >>> inputs = Inputs(["problems.jsonl"])
+    >>> refs = [("samples.jsonl", s.index) for s in inputs.load("samples.jsonl").samples]
+    >>> with Grader(Settings(sandbox="bwrap")) as g:
+    ...     for ref, verdict in g.grade(refs, sample_programs(inputs, g.settings, g.toolchain)):
+    ...         print(ref, verdict["passed"], verdict["error_type"])
 
 The pytest plugin (:mod:`pytest_heval.plugin`) is one client of it.
 """
