@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from pathlib import Path
@@ -49,3 +50,14 @@ def grader(sandbox: str, worker: int = 0, **settings):
     from pytest_heval import Grader, Settings
 
     return Grader(Settings(sandbox=sandbox, **settings), worker=worker)
+
+
+@contextlib.contextmanager
+def started_grader(sandbox: str, uid_base: int, **settings):
+    """A Grader on a real sandbox with its runner started, and a sample uid of its own per test process and sandbox
+    (``uid_base`` apart per test file): RLIMIT_NPROC is counted per uid, so one file's fork bomb must not starve
+    another's samples, nor another xdist worker's."""
+    worker = uid_base + (os.getpid() % 100_000) * 2 + ("firejail", "bwrap").index(sandbox)
+    with grader(sandbox, worker=worker, **settings) as g:
+        g.client.start()
+        yield g

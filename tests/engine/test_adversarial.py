@@ -31,7 +31,7 @@ import pytest
 from pytest_heval import Grader
 from pytest_heval.inputs.problems import Problem
 from pytest_heval.program import assemble
-from tests.helpers import grader
+from tests.helpers import started_grader
 
 SANDBOXES = ("firejail", "bwrap")
 STYLES = ("libtest", "main")
@@ -459,11 +459,7 @@ def world():
 
 @pytest.fixture(scope="module", params=SANDBOXES)
 def executor(request, world):
-    # a sample uid of its own per test process and sandbox (RLIMIT_NPROC is counted per uid: the fork bomb of
-    # one executor must not starve another's samples, nor another xdist worker's)
-    worker = 5000 + (PID % 100_000) * 2 + SANDBOXES.index(request.param)
-    with grader(request.param, worker=worker, timeout=3) as g:
-        g.client.start()
+    with started_grader(request.param, 5_000, timeout=3) as g:
         yield g
 
 

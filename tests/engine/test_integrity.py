@@ -35,8 +35,9 @@ from pytest_heval.batch import Build
 from pytest_heval.program import PROOF_FD, PROOF_PREFIX, Program, assemble
 from pytest_heval.sandbox import runner
 from pytest_heval.sandbox.spawn import install_spawner
-from tests.engine.test_adversarial import FAKE_SUMMARY, PROBLEMS, Case, World, _brief, good_completion, watched
-from tests.helpers import grader
+from tests.engine.test_adversarial import (FAKE_SUMMARY, PROBLEMS, Case, _brief, good_completion,  # noqa: F401
+                                          watched, world)  # world: the module-scoped fixture, shared
+from tests.helpers import started_grader
 
 SANDBOXES = ("firejail", "bwrap")
 STYLES = ("libtest", "main")
@@ -209,20 +210,9 @@ BY_PATH = [
 ATTACKS = [(c, s) for c in SAFE + UNSAFE + BY_PATH for s in c.styles]
 
 
-@pytest.fixture(scope="module")
-def world():
-    w = World()
-    w.setup()
-    yield w
-    w.teardown()
-
-
 @pytest.fixture(scope="module", params=SANDBOXES)
 def executor(request, world):
-    # a sample uid of its own per test process and sandbox, apart from test_adversarial's (5000 + ...)
-    worker = 400_000 + (PID % 100_000) * 2 + SANDBOXES.index(request.param)
-    with grader(request.param, worker=worker, timeout=4) as g:
-        g.client.start()
+    with started_grader(request.param, 400_000, timeout=4) as g:
         yield g
 
 
