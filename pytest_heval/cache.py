@@ -31,6 +31,9 @@ class VerdictCache:
         except (OSError, orjson.JSONDecodeError):
             return None
 
+    def has(self, key: str) -> bool:
+        return os.path.exists(self._path(key))
+
     def put(self, key: str, verdict: Dict[str, Any]) -> None:
         path = self._path(key)
         try:

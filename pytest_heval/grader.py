@@ -16,17 +16,18 @@ its last sample has run.
 from __future__ import annotations
 
 import dataclasses
+from array import array
 import os
 import shutil
 import time
-from typing import Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Set, Tuple
+from typing import Callable, Dict, Hashable, Iterable, Iterator, List, Optional, Sequence, Set, Tuple
 
 from .batch import Build, Builder
 from .cache import VerdictCache
 from .crates import Crates
 from .inputs import Inputs
 from .lint import Lint, Linter
-from .plan import Plan, Ref, batch_size
+from .plan import KeyTable, Plan, Ref, batch_size
 from .program import Program, assemble
 from .program.forms import Formed, form_for
 from .sandbox import RunnerClient, RunnerError, Sandbox, get_sandbox
@@ -60,10 +61,24 @@ def sample_programs(inputs: Inputs, settings: Settings, toolchain: Toolchain,
 
 
 def make_plan(refs: Iterable[Ref], program_of: ProgramOf, batch: int, workers: int) -> Plan:
-    """The same plan in every process (the xdist controller schedules by it, each worker builds by it)."""
+    """The plan of ``refs`` by their programs' keys (every program assembled once)."""
     pairs = [(ref, program_of(ref).key) for ref in refs]
     distinct = len({key for _, key in pairs})
-    return Plan(pairs, batch_size(distinct, batch, workers))
+    return Plan.of(pairs, batch_size(distinct, batch, workers))
+
+
+def plan_samples(inputs: Inputs, paths: Sequence[str], batch: int, workers: int) -> Plan:
+    """The plan of every sample of the samples files ``paths``, the same in every process (the xdist controller
+    schedules by it, each worker builds by it), from what :class:`~pytest_heval.inputs.SampleSet` already knows: a
+    sample's key is the identity of its problem and completion, numbered across the files. No program is assembled
+    and nothing is held per sample but one small int."""
+    number: Dict[bytes, int] = {}
+    keys: Dict[str, KeyTable] = {}
+    for path in paths:
+        ss = inputs.load(path)
+        ids = [number.setdefault(d, len(number)) for d in ss.idents]
+        keys[ss.path] = ss.ident if ids == list(range(len(ids))) else array("I", (ids[i] for i in ss.ident))
+    return Plan(keys, batch_size(len(number), batch, workers))
 
 
 class Grader:
@@ -81,9 +96,11 @@ class Grader:
         self._plan: Optional[Plan] = None
         self._program_of: Optional[ProgramOf] = None
         self._selected: Optional[Set[Ref]] = None
-        self._built: Dict[str, Build] = {}  # program key -> build not yet run
-        self._lints: Dict[str, Lint] = {}  # program key -> clippy's findings, for a build not yet run
-        self._verdicts: Dict[str, Verdict] = {}  # program key -> verdict: duplicates reuse it
+        # by the plan's key of a sample (the program's own key, or the identity of its inputs: see plan_samples)
+        self._programs: Dict[Hashable, Program] = {}  # assembled for a build, not yet judged
+        self._built: Dict[Hashable, Build] = {}  # build not yet run
+        self._lints: Dict[Hashable, Lint] = {}  # clippy's findings, for a build not yet run
+        self._verdicts: Dict[Hashable, Verdict] = {}  # verdict: duplicates reuse it
         self._dir_refs: Dict[str, int] = {}  # build dir -> samples still to run from it
 
     @property
@@ -105,6 +122,7 @@ class Grader:
 
     def close(self) -> None:
         self.client.close()
+        self._programs.clear()
         self._built.clear()
         self._lints.clear()
         self._dir_refs.clear()
@@ -128,7 +146,7 @@ class Grader:
         rustc, however few there are."""
         refs = [("", i) for i in range(len(programs))]
         program_of: ProgramOf = lambda ref: programs[ref[1]]  # noqa: E731
-        self.plan(Plan([(r, programs[r[1]].key) for r in refs], batch or self.settings.batch), program_of)
+        self.plan(Plan.of([(r, programs[r[1]].key) for r in refs], batch or self.settings.batch), program_of)
         return [self.verdict(r) for r in refs]
 
     # ---- one sample ----------------------------------------------------------------------
@@ -136,32 +154,32 @@ class Grader:
         """The verdict of one planned sample: its batch is built on first use, a duplicate reuses its twin's verdict.
         Every verdict names the completion's ``features``; one that uses a denied feature is ``policy``, unbuilt."""
         assert self._plan is not None and self._program_of is not None, "plan() first"
-        feats = self._program_of(ref).features
-        denied = feats & self.settings.denied
-        v = policy_verdict(denied) if denied else self._verdict(ref)
-        v["features"] = sorted(feats)
-        return v
-
-    def _verdict(self, ref: Ref) -> Verdict:
-        plan, program_of = self._plan, self._program_of
-        key = plan.key_of[ref]
+        key = self._plan.key(ref)
+        assert key is not None, f"{ref} is not planned"
         if key in self._verdicts:
             v = dict(self._verdicts[key])
             v.update(duration_s=0.0, reused=True)
             return v
+        p = self._programs.pop(key, None) or self._program_of(ref)
+        denied = p.features & self.settings.denied
+        v = policy_verdict(denied) if denied else self._verdict(key, p)
+        v["features"] = sorted(p.features)
+        if v.get("error_type") != "infra_error":
+            self._verdicts[key] = v
+        return dict(v)
+
+    def _verdict(self, key: Hashable, p: Program) -> Verdict:
         if self.cache is not None:
-            v = self.cache.get(key)
+            v = self.cache.get(p.key)
             if v is not None:
-                self._verdicts[key] = v
-                v = dict(v)
-                v.update(duration_s=0.0, cached=True)
-                return v
+                self._drop(key)
+                return dict(v, duration_s=0.0, cached=True)
         t0 = time.monotonic()
         if key not in self._built:
-            self._build_scope_of(key)
+            self._build_scope_of(key, p)
         b = self._built.pop(key)
         try:
-            v = self._run(program_of(ref), b)
+            v = self._run(p, b)
         except Exception as e:  # never let one sample break the run: the harness's fault, said so
             v = infra_verdict(f"{type(e).__name__}: {e}")
         self._release(b)
@@ -169,34 +187,51 @@ class Grader:
         if lint is not None and v.get("compile_ok"):
             v.update(lint.fields())
         v["duration_s"] = round(time.monotonic() - t0 + v.get("compile_s", 0.0) * (b.shared > 1), 4)
-        if v.get("error_type") != "infra_error":
-            self._verdicts[key] = v
-            if self.cache is not None:
-                self.cache.put(key, v)
+        if v.get("error_type") != "infra_error" and self.cache is not None:
+            self.cache.put(p.key, v)
         return v
 
-    def _build_scope_of(self, key: str) -> None:
-        """Build the programs of ``key``'s batch that are still to be judged (and selected)."""
+    def _drop(self, key: Hashable) -> None:
+        """``key`` is judged without its build (its verdict was cached): free what its batch built for it."""
+        self._programs.pop(key, None)
+        self._lints.pop(key, None)
+        b = self._built.pop(key, None)
+        if b is not None:
+            self._release(b)
+
+    def _build_scope_of(self, key: Hashable, program: Program) -> None:
+        """Build the programs of ``key``'s batch that are still to be judged (and selected). Programs of several
+        keys that assemble to the same source are built once."""
         plan, program_of, selected = self._plan, self._program_of, self._selected
         wanted = [k for k in plan.keys_of_scope[plan.scope_of_key[key]]
                   if k not in self._verdicts and k not in self._built
                   and (selected is None or k == key or plan.first_ref[k] in selected)]
-        programs = [program_of(plan.first_ref[k]) for k in wanted]
-        programs = [p for p in programs if p.key == key or not p.features & self.settings.denied]  # never built
+        programs = {k: program if k == key else self._programs.get(k) or program_of(plan.first_ref[k])
+                    for k in wanted}
+        # a denied program is never built; one whose verdict is cached needs no build
+        todo = {p.key: p for k, p in programs.items() if k == key or not (
+            p.features & self.settings.denied or (self.cache is not None and self.cache.has(p.key)))}
         try:
-            built = self.builder.build(programs)
+            built = self.builder.build(list(todo.values()))
         except Exception as e:  # the sandbox or toolchain failed: the harness's fault
-            built = {p.key: Build(verdict=infra_verdict(f"build failed: {e}")) for p in programs}
+            built = {pk: Build(verdict=infra_verdict(f"build failed: {e}")) for pk in todo}
         if self.linter is not None:
             try:
-                self._lints.update(self.linter.lint(programs, built))
+                lints = self.linter.lint(list(todo.values()), built)
             except Exception as e:  # the harness's fault: clippy cannot judge them, the verdicts stand
-                self._lints.update({k: Lint(None, error=f"clippy failed: {type(e).__name__}: {e}")
-                                    for k, b in built.items() if b.ok})
-        for b in built.values():
+                lints = {pk: Lint(None, error=f"clippy failed: {type(e).__name__}: {e}")
+                         for pk, b in built.items() if b.ok}
+        for k, p in programs.items():
+            b = built.get(p.key)
+            if b is None:
+                continue
+            self._built[k] = b
+            if k != key:
+                self._programs[k] = p
+            if self.linter is not None and p.key in lints:
+                self._lints[k] = lints[p.key]
             if b.dir:
                 self._dir_refs[b.dir] = self._dir_refs.get(b.dir, 0) + 1
-        self._built.update(built)
 
     def _release(self, b: Build) -> None:
         if b.dir:

@@ -9,7 +9,7 @@ distinct program once, whichever worker has it.
 from __future__ import annotations
 
 import math
-from typing import Dict, Hashable, List, Sequence, Tuple
+from typing import Dict, Hashable, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
 
 Ref = Tuple[str, int]  # (samples file, row index)
 
@@ -24,17 +24,26 @@ def batch_size(distinct: int, batch: int, workers: int) -> int:
     return max(1, min(batch, math.ceil(distinct / max(1, 4 * workers))))
 
 
-class Plan:
-    """``refs``: (sample ref, program key) pairs in input order; ``size``: distinct programs per batch."""
+KeyTable = Union[Sequence[Hashable], Mapping[int, Hashable]]  # row index -> program key
 
-    def __init__(self, refs: Sequence[Tuple[Ref, Hashable]], size: int = DEFAULT_BATCH):
-        self.key_of: Dict[Ref, Hashable] = {}
+
+class Plan:
+    """``keys``: per samples file, the program key of each of its rows (a sequence over every row, e.g. an array
+    of ints, or a mapping over some rows); ``size``: distinct programs per batch. Nothing is held per sample beyond
+    ``keys``: a million rows cost their key table, not a million tuples."""
+
+    def __init__(self, keys: Mapping[str, KeyTable], size: int = DEFAULT_BATCH):
+        self._keys = keys
+        self.first_ref: Dict[Hashable, Ref] = {}
+        self.samples = 0
+        for path, table in keys.items():
+            pairs = table.items() if isinstance(table, Mapping) else enumerate(table)
+            for index, key in pairs:
+                self.samples += 1
+                if key not in self.first_ref:
+                    self.first_ref[key] = (path, index)
         self.scope_of_key: Dict[Hashable, int] = {}
         self.keys_of_scope: Dict[int, List[Hashable]] = {}
-        self.first_ref: Dict[Hashable, Ref] = {}
-        for ref, key in refs:
-            self.key_of[ref] = key
-            self.first_ref.setdefault(key, ref)
         size = max(1, size)
         for i, key in enumerate(self.first_ref):  # dicts keep first-occurrence order
             scope = i // size
@@ -42,8 +51,29 @@ class Plan:
             self.keys_of_scope.setdefault(scope, []).append(key)
         self.size = size
 
+    @classmethod
+    def of(cls, refs: Iterable[Tuple[Ref, Hashable]], size: int = DEFAULT_BATCH) -> "Plan":
+        """The plan of (sample ref, program key) pairs, in input order."""
+        keys: Dict[str, Dict[int, Hashable]] = {}
+        for (path, index), key in refs:
+            keys.setdefault(path, {})[index] = key
+        return cls(keys, size)
+
+    def key(self, ref: Ref) -> Optional[Hashable]:
+        """The program key of a planned sample (None: not planned)."""
+        table = self._keys.get(ref[0])
+        if table is None:
+            return None
+        try:
+            return table[ref[1]]
+        except (IndexError, KeyError):
+            return None
+
+    def __contains__(self, ref: Ref) -> bool:
+        return self.key(ref) is not None
+
     def scope(self, ref: Ref) -> int:
-        return self.scope_of_key[self.key_of[ref]]
+        return self.scope_of_key[self.key(ref)]
 
     @property
     def distinct(self) -> int:
@@ -51,4 +81,4 @@ class Plan:
 
     @property
     def duplicates(self) -> int:
-        return len(self.key_of) - len(self.first_ref)
+        return self.samples - len(self.first_ref)

@@ -32,6 +32,7 @@ def quality_fields(v: Dict[str, Any], completion: Optional[str]) -> Dict[str, An
     * ``compile_time_ms``: this program's build time; a batched build's time split evenly over its programs.
     * ``binary_size_bytes``: the size of the program's own binary; null for a module of a batch crate.
     * ``clippy_ok``, ``clippy_lints``: null when clippy did not run (off, or the program did not build).
+    * ``main_free``: the worker's (once per distinct completion), else computed here.
     """
     et = v.get("error_type")
     compiled = bool(v.get("compile_ok"))
@@ -43,5 +44,6 @@ def quality_fields(v: Dict[str, Any], completion: Optional[str]) -> Dict[str, An
         "compile_time_ms": round(compile_s * 1000) if isinstance(compile_s, (int, float)) and et != "infra_error"
         else None,
         "binary_size_bytes": v.get("binary_size_bytes") if compiled else None,
-        "main_free": main_free(completion) if isinstance(completion, str) else None,
+        "main_free": v["main_free"] if "main_free" in v else main_free(completion) if isinstance(completion, str)
+        else None,
     }

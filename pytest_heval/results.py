@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import collections
 import os
+import time
 from typing import IO, Any, Dict, Iterator, List, Optional, Sequence, Set, Tuple
 
 import orjson
@@ -12,6 +13,9 @@ import orjson
 from .fsutil import atomic_write
 from .metrics import compute
 from .quality import quality_fields
+
+FLUSH_EVERY_S = 0.5  # rows reach the disk at least this often (and at the end)
+FLUSH_ROWS = 2000
 
 # fields the harness adds to each input row, every one in every row (null where it does not apply), with the value
 # a row has when its verdict does not say
@@ -48,7 +52,7 @@ def result_row(row: Dict[str, Any], index: int, v: Dict[str, Any]) -> Dict[str, 
 class ResultsFile:
     """One samples file's ``<samples>_results.jsonl``.
 
-    Rows are appended and flushed as samples finish, after the rows an earlier run left (the caller checks first,
+    Rows are appended as samples finish (written out at least every FLUSH_EVERY_S), after the rows an earlier run left (the caller checks first,
     with :func:`stale_reason`, that those belong to the same inputs and grading), so a crash or a partial run
     (``-k``, ``--lf``, ``-x``) loses nothing finished. :meth:`finish` rewrites the file in input order, the last
     row of each sample winning, atomically.
@@ -62,6 +66,8 @@ class ResultsFile:
         self._seen: Set[int] = set()
         self._f: Optional[IO[bytes]] = None
         self._good = 0  # bytes of whole rows on disk
+        self._pending: List[bytes] = []  # rows not yet written
+        self._flushed = time.monotonic()
 
     def open(self) -> None:
         os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
@@ -81,8 +87,20 @@ class ResultsFile:
         self.written += 1
         if self._f is None:
             return
+        self._pending.append(orjson.dumps(row) + b"\n")
+        now = time.monotonic()
+        if now - self._flushed >= FLUSH_EVERY_S or len(self._pending) >= FLUSH_ROWS:
+            self.flush()
+
+    def flush(self) -> None:
+        """Write the rows not yet on disk (at most FLUSH_EVERY_S of work is lost if the process is killed: a
+        resumed run grades those samples again)."""
+        self._flushed = time.monotonic()
+        if self._f is None or not self._pending:
+            return
+        data, self._pending = b"".join(self._pending), []
         try:
-            self._f.write(orjson.dumps(row) + b"\n")
+            self._f.write(data)
             self._f.flush()
             self._good = self._f.tell()
         except OSError as e:  # e.g. a full disk: keep judging, say so at the end
@@ -99,6 +117,7 @@ class ResultsFile:
 
     def finish(self) -> None:
         """Rewrite the file in input order, one row per sample (the last one written wins)."""
+        self.flush()
         if self._f is not None:
             self._f.close()
             self._f = None
@@ -115,10 +134,6 @@ class ResultsFile:
                 atomic_write(self.path, ordered())
         except OSError as e:
             self.error = f"cannot rewrite {self.path} in input order: {e.strerror or e} (streamed rows kept)"
-
-    def rows(self) -> Iterator[Dict[str, Any]]:
-        """The rows on disk, in file order."""
-        return read_rows(self.path)
 
 
 def whole_rows_end(path: str, size: int) -> int:
@@ -145,6 +160,35 @@ def read_rows(path: str) -> Iterator[Dict[str, Any]]:
             if not line.endswith(b"\n"):
                 return
             yield orjson.loads(line)
+
+
+# what the metrics, the per-problem table and the paired comparison read of a row (the HTML report also SHOWN)
+SUMMARY_FIELDS = ("task_id", "sample_index", "passed", "error_type", "compile_ok", "features", "clippy_ok",
+                  "clippy_lints", "main_free", "compile_time_ms", "binary_size_bytes", "completion_form")
+SHOWN_FIELDS = ("result", "duration_s")
+
+
+def summary_rows(path: str, shown: bool = False) -> List[Dict[str, Any]]:
+    """The rows of a results file reduced to :data:`SUMMARY_FIELDS` (and :data:`SHOWN_FIELDS`): what the end of a
+    run aggregates, without the completions and outputs the file holds. Repeated strings are shared."""
+    fields = SUMMARY_FIELDS + (SHOWN_FIELDS if shown else ())
+    strings: Dict[str, str] = {}
+    out = []
+    for row in read_rows(path):
+        r = {}
+        for k in fields:
+            if k in row:
+                v = row[k]
+                if isinstance(v, str) and len(v) < 200:
+                    v = strings.setdefault(v, v)
+                elif isinstance(v, list) and not v:
+                    v = _EMPTY
+                r[k] = v
+        out.append(r)
+    return out
+
+
+_EMPTY: List[Any] = []
 
 
 def row_offsets(path: str) -> Dict[int, Tuple[int, int]]:

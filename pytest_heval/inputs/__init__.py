@@ -3,21 +3,13 @@
 
 from __future__ import annotations
 
-import dataclasses
 import os
 from typing import Dict, List, Optional, Sequence
 
 from ..errors import InputError
 from .problems import Problem, inline_problem, load_problems
 from .jsonl import is_jsonl_path
-from .samples import Sample, load_samples
-
-
-@dataclasses.dataclass
-class SampleSet:
-    path: str  # absolute
-    samples: List[Sample]
-    problems: List[Problem]  # problems[i] is the problem of samples[i]
+from .samples import Sample, SampleSet
 
 
 class Inputs:
@@ -30,9 +22,7 @@ class Inputs:
         path = os.path.abspath(path)
         sf = self.files.get(path)
         if sf is None:
-            samples = load_samples(path)
-            problems = [self.problem_for(s) for s in samples]
-            sf = self.files[path] = SampleSet(path, samples, problems)
+            sf = self.files[path] = SampleSet(path, self.problem_for)
         return sf
 
     def problem_for(self, s: Sample) -> Problem:
@@ -48,7 +38,7 @@ class Inputs:
 
     def get(self, path: str, index: int) -> tuple:
         sf = self.load(path)
-        return sf.samples[index], sf.problems[index]
+        return sf.sample(index), sf.problem(index)
 
 
 def samples_paths(args: Sequence[str], named: Sequence[str] = ()) -> List[str]:

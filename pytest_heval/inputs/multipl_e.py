@@ -46,14 +46,19 @@ def expand_completions(path: str, line: int, row: Dict[str, Any]) -> List[Tuple[
                          field="completions")
     if not completions:
         raise InputError(path, "is empty: the problem would have no samples", line=line, field="completions")
-    base = {k: v for k, v in row.items() if k != "completions"}
-    base["task_id"] = row["name"]
-    out = []
     for j, c in enumerate(completions):
         if not isinstance(c, str):
             raise InputError(path, f"must be a string, got {type(c).__name__}", line=line, field=f"completions[{j}]")
-        out.append((row["name"], c, dict(base, completion=c, completion_index=j)))
-    return out
+    return [completion_sample(path, line, row, j) for j in range(len(completions))]
+
+
+def completion_sample(path: str, line: int, row: Dict[str, Any], j: int) -> Tuple[str, str, Dict[str, Any]]:
+    """(task_id, completion, sample row) of completion ``j`` of a completions row :func:`expand_completions` has
+    checked."""
+    c = row["completions"][j]
+    base = {k: v for k, v in row.items() if k != "completions"}
+    base.update(task_id=row["name"], completion=c, completion_index=j)
+    return row["name"], c, base
 
 
 def load_completions(path: str) -> list:

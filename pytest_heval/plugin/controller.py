@@ -11,31 +11,44 @@ import datetime
 import os
 import shutil
 import time
-from collections import defaultdict
 from typing import Any, Dict, List, Optional
 
+import orjson
 import pytest
 
 from ..features import features
-from ..grader import make_plan, sample_programs
+from ..grader import plan_samples
 from ..metrics import threshold_check
 from ..plan import Plan, Ref
 from ..report import checkpoints
 from ..report.junit import junit_suite_properties
-from ..report.terminal import failed_lines, fmt_duration, progress_line, summary_lines
-from ..results import ResultsFile, file_metrics, output_paths, result_row, stale_reason, write_metrics
+from ..report.terminal import FAILED_NAMES, failed_lines, fmt_duration, progress_line, summary_lines
+from ..results import (ResultsFile, file_metrics, output_paths, result_row, stale_reason, summary_rows,
+                       write_metrics)
 from ..fsutil import file_sha256
 from ..shards import Bits, finished_indexes, shard_indexes
 from ..verdict import infra_verdict
 from .options import RunOptions
 from .selection import SKIP, skip_to_wire
-from .xdist import BatchScheduling, locate, n_workers
+from .xdist import BatchScheduling, Locator, n_workers
 
 PROGRESS_EVERY_S = 15.0  # plain progress lines (not a terminal); on a terminal the bar moves with every sample
 
 
 def _iso(t: float) -> str:
     return datetime.datetime.fromtimestamp(t, datetime.timezone.utc).isoformat()
+
+
+_NO_KEYWORDS: Dict[str, Any] = {}
+_NO_PROPERTIES: List[Any] = []
+
+
+def _heval(report) -> Optional[Dict[str, Any]]:
+    """A sample's data in its report (the worker's JSON string, read once)."""
+    h = getattr(report, "heval", None)
+    if isinstance(h, str):
+        h = report.heval = orjson.loads(h)
+    return h
 
 
 class _Deselected:
@@ -51,6 +64,7 @@ class Controller:
         self.started = time.time()
         self._last_progress = self.started
         self._plan: Optional[Plan] = None
+        self.locate = Locator(str(config.rootpath), opts.samples_paths)
         self.files: Dict[str, ResultsFile] = {}
         self.metrics: Dict[str, Dict[str, Any]] = {}
         self.messages: List[str] = list(opts.notes)
@@ -59,7 +73,7 @@ class Controller:
         self.expected: Dict[str, int] = {}  # samples path -> samples its results file should hold (a shard's own)
         self._sha256: Dict[str, str] = {}
         self.skipped = 0  # samples deselected by --heval-shard / --heval-resume
-        self.failed: Dict[str, List[str]] = defaultdict(list)  # error type -> item names
+        self.failed: Dict[str, List[Any]] = {}  # error type -> [failed samples, the first FAILED_NAMES names]
         self.verbose = config.get_verbosity() > 0
         opt = config.option
         if getattr(opt, "tbstyle", None) == "auto":
@@ -71,23 +85,21 @@ class Controller:
         if not self.verbose and not asked:
             # our summary lists failed samples grouped by error type and capped; -rA or -v lists every one
             opt.reportchars = chars.replace("f", "").replace("F", "")
+        self.keep_longrepr = (getattr(opt, "tbstyle", "no") != "no" or self.verbose
+                              or any(c in (getattr(opt, "reportchars", "") or "") for c in "fFaA"))
 
     # ---- scheduling (xdist) ----------------------------------------------------------------
     @property
     def plan(self) -> Plan:
         if self._plan is None:
             o = self.opts
-            refs = [(p, s.index) for p in o.samples_paths for s in o.inputs.load(p).samples]
-            self._plan = make_plan(refs, sample_programs(o.inputs, o.settings, o.toolchain, o.timeouts),
-                                   o.settings.batch, n_workers(self.config))
+            self._plan = plan_samples(o.inputs, o.samples_paths, o.settings.batch, n_workers(self.config))
         return self._plan
 
-    def _locate(self, nodeid: str) -> Optional[Ref]:
-        return locate(nodeid, str(self.config.rootpath), self.opts.samples_paths)
 
     def _scope(self, nodeid: str) -> Optional[str]:
-        ref = self._locate(nodeid)
-        if ref is None or ref not in self.plan.key_of:
+        ref = self.locate(nodeid)
+        if ref is None or ref not in self.plan:
             return None
         return f"heval-batch-{self.plan.scope(ref)}"
 
@@ -98,7 +110,7 @@ class Controller:
     @pytest.hookimpl(optionalhook=True)
     def pytest_xdist_node_collection_finished(self, node, ids):
         if self.selected is None:
-            self.selected = sum(self._locate(i) is not None for i in ids)
+            self.selected = sum(self.locate(i) is not None for i in ids)
             if self.skipped:  # xdist does not pass on the workers' deselections: say it here, once
                 self.config.hook.pytest_deselected(items=[_Deselected()] * self.skipped)
 
@@ -186,26 +198,44 @@ class Controller:
                 "samples_total": len(self.opts.inputs.load(path).samples), "expected_samples": self.expected[path],
                 "grading": grading}
 
+    @pytest.hookimpl(trylast=True)  # after the terminal reporter and the JUnit XML writer have seen the report
     def pytest_runtest_logreport(self, report):
-        h = getattr(report, "heval", None)
+        h = _heval(report)
         if h is not None:
             self._record(self.opts.samples_paths[h["file"]], h["index"], h["verdict"], report.nodeid)
         elif report.failed and report.when != "teardown":
-            loc = self._locate(report.nodeid)
+            loc = self.locate(report.nodeid)
             if loc is not None:
                 why = "the worker running it crashed" if report.when == "???" else f"{report.when} failed"
                 self._record(loc[0], loc[1], infra_verdict(f"{why}: {str(report.longrepr)[-500:]}"), report.nodeid)
+        if h is not None or self.locate(report.nodeid) is not None:
+            self._forget(report)
+
+    def _forget(self, report) -> None:
+        """pytest keeps every report to the end of the session (the terminal reporter's counts): keep of a
+        sample's reports only what that needs. Its row is in the results file; the failure text stays when a
+        FAILURES section or a short summary will print it (``--tb``, ``-rf``)."""
+        report.heval = None
+        report.keywords = _NO_KEYWORDS
+        report.user_properties = _NO_PROPERTIES
+        if report.failed and not self.keep_longrepr:
+            report.longrepr = "see the results file"
 
     def _record(self, path: str, index: int, v: Dict[str, Any], nodeid: str) -> None:
         rf = self.files.get(path)
         if rf is None:
             return
-        sample, _ = self.opts.inputs.get(path, index)
+        sample = self.opts.inputs.load(path).sample(index)
         if "features" not in v:  # a verdict the Grader did not give (a crashed worker, an interrupted item)
             v = dict(v, features=sorted(features(sample.completion)))
         rf.write(result_row(sample.row, index, v))
         if not v.get("passed"):
-            self.failed[v.get("error_type") or "failed"].append(nodeid.split("::", 1)[-1])
+            group = self.failed.get(v.get("error_type") or "failed")
+            if group is None:
+                group = self.failed[v.get("error_type") or "failed"] = [0, []]
+            group[0] += 1
+            if len(group[1]) < FAILED_NAMES:
+                group[1].append(nodeid.split("::", 1)[-1])
         self._progress()
 
     def _progress(self, final: bool = False) -> None:
@@ -232,7 +262,7 @@ class Controller:
             tr.write_line(line)
 
     def pytest_report_teststatus(self, report, config):
-        h = getattr(report, "heval", None)
+        h = _heval(report)
         if h is None or report.when != "call":
             return None
         et = h["verdict"].get("error_type") or "failed"
@@ -258,7 +288,7 @@ class Controller:
             rf.finish()
             if rf.error:
                 self.messages.append(rf.error)
-            rows = list(rf.rows())
+            rows = summary_rows(rf.path, shown=bool(o.checkpoints.html))
             if rf.error:  # not rewritten: a sample's last row counts, once (as in a rewritten file)
                 rows = list({r["sample_index"]: r for r in rows}.values())
             rows_by_path[path] = rows

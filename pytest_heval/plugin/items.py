@@ -1,9 +1,11 @@
-"""pytest collection: a samples file is a File, each of its rows an Item. Items get what they need through
-``from_parent`` (the samples to yield, a ``judge`` callable, the timeout backstop); they know nothing else."""
+"""pytest collection: a samples file is a File, each of its rows an Item. The File gets what it needs through
+``from_parent`` (the task ids of its rows, a ``judge`` callable, the timeout backstop); an Item knows its row index
+and asks its File for the rest."""
 
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, Iterator, Optional, Sequence, Tuple
+import os
+from typing import Any, Callable, Dict, Iterator, Optional, Sequence
 
 import pytest
 
@@ -19,34 +21,38 @@ class SampleFailure(Exception):
 
 
 class SamplesFile(pytest.File):
-    def __init__(self, *, samples: Sequence[Tuple[str, int, str]], judge: Judge, backstop: Optional[float], **kw):
+    """One samples file. Per sample it holds only what pytest itself needs of an item (a name, a node id): the
+    pytest-timeout backstop is a marker of the file, which every item inherits, not one marker per item."""
+
+    def __init__(self, *, task_ids: Sequence[str], judge: Judge, backstop: Optional[float], **kw):
         super().__init__(**kw)
-        self.samples = samples  # (item name, row index, task_id)
+        self.task_ids = task_ids  # of every row, in order
+        self.heval_path = os.path.abspath(str(self.path))
         self.judge = judge
-        self.backstop = backstop
+        if backstop is not None:
+            self.add_marker(pytest.mark.timeout(backstop, method="signal"))
 
     def collect(self) -> Iterator["SampleItem"]:
-        for name, index, task_id in self.samples:
-            yield SampleItem.from_parent(self, name=name, index=index, task_id=task_id, judge=self.judge,
-                                         backstop=self.backstop)
+        for index, task_id in enumerate(self.task_ids):
+            yield SampleItem.from_parent(self, name=f"{task_id}#{index}", index=index)
 
 
 class SampleItem(pytest.Item):
     heval_sample = True  # the controller counts these among the collected items
+    verdict: Optional[Dict[str, Any]] = None
 
-    def __init__(self, *, index: int, task_id: str, judge: Judge, backstop: Optional[float], **kw: Any):
+    def __init__(self, *, index: int, **kw: Any):
         super().__init__(**kw)
         self.index = index
-        self.task_id = task_id
-        self.judge = judge
-        self.verdict: Optional[Dict[str, Any]] = None
-        self.user_properties.append(("task_id", task_id))
-        if backstop is not None:
-            self.add_marker(pytest.mark.timeout(backstop, method="signal"))
+
+    @property
+    def task_id(self) -> str:
+        return self.parent.task_ids[self.index]
 
     def runtest(self) -> None:
-        v = self.judge(str(self.path), self.index)
+        v = self.parent.judge(self.parent.heval_path, self.index)
         self.verdict = v
+        self.user_properties.append(("task_id", self.task_id))
         self.user_properties.append(("error_type", "" if v["error_type"] is None else v["error_type"]))
         self.user_properties.append(("compile_ok", str(bool(v["compile_ok"])).lower()))
         if not v["passed"]:

@@ -61,22 +61,34 @@ def worker_index() -> int:
     return int(wid[2:]) if wid.startswith("gw") and wid[2:].isdigit() else 0
 
 
-def locate(nodeid: str, rootpath: str, samples_paths: List[str]) -> Optional[Ref]:
+class Locator:
     """(samples path, index) of a node id ``<file>::<task_id>#<index>``, for reports that carry no data (a crashed
-    worker's), and for scheduling."""
-    file_part, sep, name = nodeid.partition("::")
-    if not sep or "#" not in name:
-        return None
-    idx = name.rsplit("#", 1)[1]
-    if not idx.isdigit():
-        return None
-    full = os.path.abspath(os.path.join(rootpath, file_part))
-    if full in samples_paths:
-        return full, int(idx)
-    for p in samples_paths:
-        if os.path.basename(p) == os.path.basename(file_part):
-            return p, int(idx)
-    return None
+    worker's), and for scheduling (called for every node id of every worker's collection: the file part of a node
+    id is resolved once)."""
+
+    def __init__(self, rootpath: str, samples_paths: List[str]):
+        self.rootpath = rootpath
+        self.samples_paths = samples_paths
+        self._path_of: Dict[str, Optional[str]] = {}
+
+    def __call__(self, nodeid: str) -> Optional[Ref]:
+        file_part, sep, name = nodeid.partition("::")
+        if not sep:
+            return None
+        _, hash_, idx = name.rpartition("#")
+        if not hash_ or not idx.isdigit():
+            return None
+        try:
+            path = self._path_of[file_part]
+        except KeyError:
+            path = self._path_of[file_part] = self._resolve(file_part)
+        return None if path is None else (path, int(idx))
+
+    def _resolve(self, file_part: str) -> Optional[str]:
+        full = os.path.abspath(os.path.join(self.rootpath, file_part))
+        if full in self.samples_paths:
+            return full
+        return next((p for p in self.samples_paths if os.path.basename(p) == os.path.basename(file_part)), None)
 
 
 class BatchScheduling(LoadScopeScheduling):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 
 def fmt_metric(value: Any) -> str:
@@ -58,12 +58,15 @@ def summary_lines(metrics: Dict[str, Any], write_error: Optional[str] = None) ->
     return lines
 
 
-def failed_lines(failed: Dict[str, List[str]], show: int = 5) -> List[str]:
-    """Failed samples grouped by error type, the most frequent first, ``show`` names each."""
+FAILED_NAMES = 5  # failed samples named per error type in the summary
+
+
+def failed_lines(failed: Dict[str, Tuple[int, List[str]]]) -> List[str]:
+    """Failed samples grouped by error type, the most frequent first: error type -> (count, the first names)."""
     out = []
-    for et, names in sorted(failed.items(), key=lambda kv: (-len(kv[1]), kv[0])):
-        more = f" (+{len(names) - show} more)" if len(names) > show else ""
-        out.append(f"{et} ({len(names)}): {', '.join(names[:show])}{more}")
+    for et, (n, names) in sorted(failed.items(), key=lambda kv: (-kv[1][0], kv[0])):
+        more = f" (+{n - len(names)} more)" if n > len(names) else ""
+        out.append(f"{et} ({n}): {', '.join(names)}{more}")
     return out
 
 

@@ -7,6 +7,7 @@ import os
 
 from pytest_heval.report.junit import junit_suite_properties
 from pytest_heval.report.terminal import failure_text, fmt_metric, summary_lines
+from pytest_heval import results
 from pytest_heval.results import RESULT_FIELDS, ResultsFile, output_paths, result_row, stale_reason, write_metrics
 
 from tests.helpers import read_jsonl
@@ -73,16 +74,26 @@ def _open(path):
     return rf
 
 
-def test_rows_are_streamed_and_flushed_each(tmp_path):
+def test_rows_reach_the_disk_within_the_flush_interval_and_whole(tmp_path, monkeypatch):
+    """Rows are written out in groups: at the latest FLUSH_EVERY_S after they were given, or after FLUSH_ROWS
+    rows, each group as whole lines (a killed run loses at most that interval; resume grades those again)."""
     path = tmp_path / "s.jsonl_results.jsonl"
+    clock = [1000.0]
+    monkeypatch.setattr(results.time, "monotonic", lambda: clock[0])
     rf = _open(path)
     assert path.exists() and path.read_bytes() == b""
     rf.write(_r(2))
-    assert lines_of(path) == [_r(2)]  # on disk before finish()
+    assert lines_of(path) == []  # not yet: within the interval
+    clock[0] += results.FLUSH_EVERY_S
     rf.write(_r(0))
+    assert lines_of(path) == [_r(2), _r(0)]  # the interval passed: both on disk
     rf.write(_r(1, stdout="é\n\"x\""))
+    rf.flush()
     assert lines_of(path) == [_r(2), _r(0), _r(1, stdout="é\n\"x\"")]
-    assert rf.error is None and rf.written == 3
+    for i in range(3, 3 + results.FLUSH_ROWS):
+        rf.write(_r(i))
+    assert len(lines_of(path)) == 3 + results.FLUSH_ROWS  # FLUSH_ROWS rows pending: written without waiting
+    assert rf.error is None and rf.written == 3 + results.FLUSH_ROWS
     rf.finish()
 
 
@@ -94,7 +105,6 @@ def test_finish_rewrites_in_input_order_and_the_last_row_of_a_sample_wins(tmp_pa
     rf.write(_r(0, result="again"))
     rf.finish()
     assert lines_of(path) == [_r(0, result="again")] + [_r(i) for i in range(1, 5)]
-    assert list(rf.rows()) == lines_of(path)
     assert rf.rewritten == {0}
     assert [p.name for p in tmp_path.iterdir()] == [path.name]  # no temporary file left
 
@@ -145,9 +155,11 @@ def test_a_write_error_is_reported_not_raised_and_whole_rows_stay(tmp_path):
         def fileno(self):
             return os.open(os.devnull, os.O_WRONLY)
 
+    rf.flush()
     rf._f.close()
     rf._f = Full()
-    rf.write(_r(0))  # must not raise
+    rf.write(_r(0))
+    rf.flush()  # must not raise
     assert rf.error is not None and "No space left on device" in rf.error and str(path) in rf.error
     rf.write(_r(2))
     rf.finish()
