@@ -158,6 +158,7 @@ class Grader:
         assert key is not None, f"{ref} is not planned"
         if key in self._verdicts:
             v = dict(self._verdicts[key])
+            v.pop("cached", None)  # this one is its twin's: reused
             v.update(duration_s=0.0, reused=True)
             return v
         p = self._programs.pop(key, None) or self._program_of(ref)

@@ -215,7 +215,9 @@ class Controller:
         """pytest keeps every report to the end of the session (the terminal reporter's counts): keep of a
         sample's reports only what that needs. Its row is in the results file; the failure text stays when a
         FAILURES section or a short summary will print it (``--tb``, ``-rf``)."""
-        report.heval = None
+        h = report.__dict__.pop("heval", None)
+        if h is not None and not report.passed:  # the short summary (-rf) asks pytest_report_teststatus again
+            report.heval_error_type = h["verdict"].get("error_type") or "failed"
         report.keywords = _NO_KEYWORDS
         report.user_properties = _NO_PROPERTIES
         if report.failed and not self.keep_longrepr:
@@ -262,10 +264,12 @@ class Controller:
             tr.write_line(line)
 
     def pytest_report_teststatus(self, report, config):
-        h = _heval(report)
-        if h is None or report.when != "call":
+        if report.when != "call":
             return None
-        et = h["verdict"].get("error_type") or "failed"
+        h = _heval(report)
+        et = h["verdict"].get("error_type") or "failed" if h is not None else getattr(report, "heval_error_type", None)
+        if h is None and et is None:
+            return None
         if report.passed:
             return "passed", "" if not self.verbose else ".", "PASSED"
         return "failed", "" if not self.verbose else "F", f"FAILED [{et}]"

@@ -93,14 +93,60 @@ class Locator:
 
 class BatchScheduling(LoadScopeScheduling):
     """xdist's load-scope scheduling with a batch as the scope: a batch's samples (and every duplicate of its
-    programs) go to one worker, which builds them with one rustc. Node ids are unchanged."""
+    programs) go to one worker, which builds them with one rustc. Node ids are unchanged.
+
+    At a million samples xdist's own bookkeeping is quadratic (it counts a node's unfinished tests over everything
+    ever sent to it after every report, and finds each sent test's index with ``list.index``), and it keeps one copy
+    of the collection per worker. Here: unfinished tests are counted as reports come in, a finished scope is
+    forgotten, node ids are indexed once, and workers that collected the same share one list."""
 
     def __init__(self, config: pytest.Config, log, scope_of: Callable[[str], Optional[str]]):
         super().__init__(config, log)
         self._scope_of = scope_of
+        self._left: Dict[int, int] = {}  # id(work unit) -> its tests not yet reported
+        self._index: Optional[Dict[str, int]] = None  # node id -> its index in (every) collection
 
     def _split_scope(self, nodeid: str) -> str:
         return self._scope_of(nodeid) or nodeid
+
+    def add_node_collection(self, node, collection) -> None:
+        super().add_node_collection(node, collection)
+        mine = self.registered_collections.get(node)
+        for other, theirs in self.registered_collections.items():
+            if other is not node and theirs is not mine and theirs == mine:
+                self.registered_collections[node] = theirs
+                break
+
+    def _pending_of(self, workload: Dict[str, Dict[str, bool]]) -> int:
+        return sum(self._left.get(id(unit), 0) for unit in workload.values())
+
+    def _assign_work_unit(self, node) -> None:
+        scope, unit = self.workqueue.popitem(last=False)
+        self.assigned_work.setdefault(node, {})[scope] = unit
+        collection = self.registered_collections[node]
+        if self._index is None or collection is not self.collection:
+            if collection == self.collection:
+                self.registered_collections[node] = collection = self.collection
+            else:  # pragma: no cover - xdist refuses a run whose workers collected differently
+                self._index = None
+        if self._index is None:
+            self._index = {nodeid: i for i, nodeid in enumerate(collection)}
+        todo = [self._index[nodeid] for nodeid, done in unit.items() if not done]
+        self._left[id(unit)] = len(todo)
+        node.send_runtest_some(todo)
+
+    def mark_test_complete(self, node, item_index: int, duration: float = 0) -> None:
+        nodeid = self.registered_collections[node][item_index]
+        scope = self._split_scope(nodeid)
+        work = self.assigned_work[node]
+        unit = work.get(scope)
+        if unit is not None and not unit.get(nodeid, True):
+            unit[nodeid] = True
+            left = self._left[id(unit)] = self._left[id(unit)] - 1
+            if left == 0:  # finished: a node that dies later has nothing of it to give back
+                del work[scope]
+                del self._left[id(unit)]
+        self._reschedule(node)
 
 
 @pytest.hookimpl(tryfirst=True, optionalhook=True)
