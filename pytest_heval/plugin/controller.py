@@ -13,7 +13,6 @@ import shutil
 import time
 from typing import Any, Dict, List, Optional
 
-import orjson
 import pytest
 
 from ..features import features
@@ -29,6 +28,7 @@ from ..fsutil import file_sha256
 from ..shards import Bits, finished_indexes, shard_indexes
 from ..verdict import infra_verdict
 from .options import RunOptions
+from .reports import forget, heval_data, keeps_reports
 from .selection import SKIP, skip_to_wire
 from .xdist import BatchScheduling, Locator, n_workers
 
@@ -37,18 +37,6 @@ PROGRESS_EVERY_S = 15.0  # plain progress lines (not a terminal); on a terminal 
 
 def _iso(t: float) -> str:
     return datetime.datetime.fromtimestamp(t, datetime.timezone.utc).isoformat()
-
-
-_NO_KEYWORDS: Dict[str, Any] = {}
-_NO_PROPERTIES: List[Any] = []
-
-
-def _heval(report) -> Optional[Dict[str, Any]]:
-    """A sample's data in its report (the worker's JSON string, read once)."""
-    h = getattr(report, "heval", None)
-    if isinstance(h, str):
-        h = report.heval = orjson.loads(h)
-    return h
 
 
 class _Deselected:
@@ -85,8 +73,7 @@ class Controller:
         if not self.verbose and not asked:
             # our summary lists failed samples grouped by error type and capped; -rA or -v lists every one
             opt.reportchars = chars.replace("f", "").replace("F", "")
-        self.keep_longrepr = (getattr(opt, "tbstyle", "no") != "no" or self.verbose
-                              or any(c in (getattr(opt, "reportchars", "") or "") for c in "fFaA"))
+        self.keep_reports = keeps_reports(config)
 
     # ---- scheduling (xdist) ----------------------------------------------------------------
     @property
@@ -200,7 +187,7 @@ class Controller:
 
     @pytest.hookimpl(trylast=True)  # after the terminal reporter and the JUnit XML writer have seen the report
     def pytest_runtest_logreport(self, report):
-        h = _heval(report)
+        h = heval_data(report)
         if h is not None:
             self._record(self.opts.samples_paths[h["file"]], h["index"], h["verdict"], report.nodeid)
         elif report.failed and report.when != "teardown":
@@ -208,20 +195,8 @@ class Controller:
             if loc is not None:
                 why = "the worker running it crashed" if report.when == "???" else f"{report.when} failed"
                 self._record(loc[0], loc[1], infra_verdict(f"{why}: {str(report.longrepr)[-500:]}"), report.nodeid)
-        if h is not None or self.locate(report.nodeid) is not None:
-            self._forget(report)
-
-    def _forget(self, report) -> None:
-        """pytest keeps every report to the end of the session (the terminal reporter's counts): keep of a
-        sample's reports only what that needs. Its row is in the results file; the failure text stays when a
-        FAILURES section or a short summary will print it (``--tb``, ``-rf``)."""
-        h = report.__dict__.pop("heval", None)
-        if h is not None and not report.passed:  # the short summary (-rf) asks pytest_report_teststatus again
-            report.heval_error_type = h["verdict"].get("error_type") or "failed"
-        report.keywords = _NO_KEYWORDS
-        report.user_properties = _NO_PROPERTIES
-        if report.failed and not self.keep_longrepr:
-            report.longrepr = "see the results file"
+        if not self.keep_reports and (h is not None or self.locate(report.nodeid) is not None):
+            forget(self.config, report, count=report.when == "call")
 
     def _record(self, path: str, index: int, v: Dict[str, Any], nodeid: str) -> None:
         rf = self.files.get(path)
@@ -264,12 +239,10 @@ class Controller:
             tr.write_line(line)
 
     def pytest_report_teststatus(self, report, config):
-        if report.when != "call":
+        h = heval_data(report)
+        if h is None or report.when != "call":
             return None
-        h = _heval(report)
-        et = h["verdict"].get("error_type") or "failed" if h is not None else getattr(report, "heval_error_type", None)
-        if h is None and et is None:
-            return None
+        et = h["verdict"].get("error_type") or "failed"
         if report.passed:
             return "passed", "" if not self.verbose else ".", "PASSED"
         return "failed", "" if not self.verbose else "F", f"FAILED [{et}]"

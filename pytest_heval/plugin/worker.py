@@ -7,7 +7,7 @@ judges leaves it only as ``report.heval`` (plain JSON data), which the controlle
 from __future__ import annotations
 
 import os
-from typing import Any, Dict, Hashable, Optional, Sequence, Tuple
+from typing import Any, Dict, Hashable, Optional, Sequence, Set, Tuple
 
 import orjson
 import pytest
@@ -20,6 +20,7 @@ from ..shards import Bits
 from ..verdict import infra_verdict
 from .items import SampleItem, SamplesFile
 from .options import RunOptions
+from .reports import forget
 from .xdist import n_workers, worker_index
 
 
@@ -31,13 +32,17 @@ class Worker:
         self.plan: Optional[Plan] = None
         self.selected: Optional[Selected] = None
         self.samples_paths = set(opts.samples_paths)
+        self.samples_nodeid_files: Set[str] = set()  # the file part of our items' node ids
+        self.remote = hasattr(config, "workerinput")  # an xdist worker: nobody reads its terminal
         self._row_fields: Dict[Hashable, Tuple[str, bool]] = {}  # plan key -> (completion_form, main_free)
 
     @pytest.hookimpl
     def pytest_collect_file(self, file_path, parent):
         if os.path.abspath(str(file_path)) in self.samples_paths:
-            return SamplesFile.from_parent(parent, path=file_path, task_ids=self.opts.inputs.load(str(file_path)).task_ids,
-                                           judge=self.judge, backstop=self.opts.backstop)
+            f = SamplesFile.from_parent(parent, path=file_path, task_ids=self.opts.inputs.load(str(file_path)).task_ids,
+                                        judge=self.judge, backstop=self.opts.backstop)
+            self.samples_nodeid_files.add(f.nodeid)
+            return f
         return None
 
     @pytest.hookimpl(trylast=True)
@@ -81,6 +86,11 @@ class Worker:
             item.verdict = None  # sent: pytest keeps every item to the end of the session
         elif rep.when == "teardown":
             item.user_properties = []  # in this last report (the JUnit XML's properties); the item keeps none
+
+    @pytest.hookimpl(trylast=True)  # after xdist sent it to the controller
+    def pytest_runtest_logreport(self, report):
+        if self.remote and report.nodeid.split("::", 1)[0] in self.samples_nodeid_files:
+            forget(self.config, report, count=False)
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionfinish(self, session, exitstatus):
