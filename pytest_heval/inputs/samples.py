@@ -195,6 +195,11 @@ class SampleSet:
     def __iter__(self) -> Iterator[Sample]:
         return (self.sample(i) for i in range(len(self)))
 
+    def __getitem__(self, index: int) -> Sample:
+        if not 0 <= index < len(self):
+            raise IndexError(index)
+        return self.sample(index)
+
     @property
     def samples(self) -> "_View":
         return _View(len(self), self.sample)

@@ -129,10 +129,10 @@ class Controller:
                 raise pytest.UsageError(f"{seen[res]} and {p} would both write {res}: give them different names "
                                         "or drop --heval-results")
             seen[res] = p
-            samples = o.inputs.load(p).samples
+            samples = o.inputs.load(p)
             outside = None
             if o.shard is not None:  # the other shards' samples
-                outside = shard_indexes([s.task_id for s in samples], o.shard).invert()
+                outside = shard_indexes(samples.task_ids, o.shard).invert()
             self.expected[p] = len(samples) - (len(outside) if outside is not None else 0)
             collect_only = self.config.option.collectonly
             reason = None if collect_only and not o.resume else stale_reason(res, met, samples, grading)
@@ -182,7 +182,7 @@ class Controller:
         if path not in self._sha256:
             self._sha256[path] = file_sha256(path)
         return {"index": i, "count": n, "samples_sha256": self._sha256[path],
-                "samples_total": len(self.opts.inputs.load(path).samples), "expected_samples": self.expected[path],
+                "samples_total": len(self.opts.inputs.load(path)), "expected_samples": self.expected[path],
                 "grading": grading}
 
     @pytest.hookimpl(trylast=True)  # after the terminal reporter and the JUnit XML writer have seen the report
@@ -281,7 +281,7 @@ class Controller:
                              completion_form=o.settings.completion_form, extra=cp.per_file[path])
             if o.timeouts is not None:  # every CPU limit used, per problem (calibrated, or the fixed one)
                 m["timeout_per_problem"] = {tid: o.timeout_of(tid) for tid in
-                                            sorted({pr.task_id for pr in o.inputs.load(path).problems})}
+                                            sorted({pr.task_id for pr in o.inputs.load(path).distinct_problems})}
             if o.shard is not None:
                 m["shard"] = self._shard_info(path, grading)
             expected = self.expected[path]

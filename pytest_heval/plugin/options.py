@@ -138,7 +138,7 @@ def _prebuild_crates(inputs: Inputs, paths: List[str], settings: Settings, toolc
     if settings.crates is not None and not os.path.isdir(settings.crates):
         raise SetupError(f"--heval-crates: {settings.crates} is not a directory (want unpacked crate sources, "
                          f"like /usr/share/cargo/registry or what `cargo vendor` writes, or '{NO_CRATES}')")
-    texts = {(pr.task_id, pr.head, pr.test) for p in paths for pr in inputs.load(p).problems}
+    texts = {(pr.task_id, pr.head, pr.test) for p in paths for pr in inputs.load(p).distinct_problems}
     naming = sorted({t for t, head, test in texts if crates_used(head) or crates_used(test)})
     if naming:
         try:
@@ -238,7 +238,7 @@ class RunOptions:
                 elif config.option.collectonly:  # --co grades nothing: measure nothing (every problem: fixed limit)
                     timeouts = {}
                 else:
-                    problems = {pr.task_id: pr for p in paths for pr in inputs.load(p).problems}
+                    problems = {pr.task_id: pr for p in paths for pr in inputs.load(p).distinct_problems}
                     timeouts = problem_timeouts(
                         list(problems.values()), settings, toolchain, sandbox,
                         log=lambda msg: print(f"[heval] {msg}", file=sys.stderr, flush=True))
