@@ -15,10 +15,10 @@ The pytest plugin (:mod:`pytest_heval.plugin`) is one client of it.
 __version__ = "0.1.0"
 
 from .errors import HevalError, InputError, SetupError  # noqa: E402
-from .grader import Grader, make_plan, sample_programs  # noqa: E402
+from .grader import Grader, make_plan, plan_samples, sample_programs  # noqa: E402
 from .inputs import Inputs  # noqa: E402
 from .settings import Limits, Settings  # noqa: E402
 from .verdict import ERROR_TYPES, Verdict  # noqa: E402
 
 __all__ = ["ERROR_TYPES", "Grader", "HevalError", "InputError", "Inputs", "Limits", "SetupError", "Settings",
-           "Verdict", "__version__", "make_plan", "sample_programs"]
+           "Verdict", "__version__", "make_plan", "plan_samples", "sample_programs"]

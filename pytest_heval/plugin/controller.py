@@ -18,10 +18,10 @@ import pytest
 from ..features import features
 from ..grader import plan_samples
 from ..metrics import threshold_check
-from ..plan import Plan, Ref
+from ..plan import Plan
 from ..report import checkpoints
 from ..report.junit import junit_suite_properties
-from ..report.terminal import FAILED_NAMES, failed_lines, fmt_duration, progress_line, summary_lines
+from ..report.terminal import FAILED_NAMES, failed_lines, progress_line, summary_lines
 from ..results import (ResultsFile, file_metrics, output_paths, result_row, stale_reason, summary_rows,
                        write_metrics)
 from ..fsutil import file_sha256
@@ -82,7 +82,6 @@ class Controller:
             o = self.opts
             self._plan = plan_samples(o.inputs, o.samples_paths, o.settings.batch, n_workers(self.config))
         return self._plan
-
 
     def _scope(self, nodeid: str) -> Optional[str]:
         ref = self.locate(nodeid)
@@ -207,9 +206,7 @@ class Controller:
             v = dict(v, features=sorted(features(sample.completion)))
         rf.write(result_row(sample.row, index, v))
         if not v.get("passed"):
-            group = self.failed.get(v.get("error_type") or "failed")
-            if group is None:
-                group = self.failed[v.get("error_type") or "failed"] = [0, []]
+            group = self.failed.setdefault(v.get("error_type") or "failed", [0, []])
             group[0] += 1
             if len(group[1]) < FAILED_NAMES:
                 group[1].append(nodeid.split("::", 1)[-1])

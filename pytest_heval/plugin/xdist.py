@@ -4,7 +4,7 @@ sends each batch to one worker, and the mapping from a node id back to its sampl
 from __future__ import annotations
 
 import os
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional
 
 import pytest
 from xdist.scheduler import LoadScopeScheduling

@@ -10,7 +10,6 @@ from pytest_heval.report.terminal import failure_text, fmt_metric, summary_lines
 from pytest_heval import results
 from pytest_heval.results import RESULT_FIELDS, ResultsFile, output_paths, result_row, stale_reason, write_metrics
 
-from tests.helpers import read_jsonl
 
 
 def lines_of(path):

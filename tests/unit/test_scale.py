@@ -11,7 +11,6 @@ import orjson
 import pytest
 
 from pytest_heval.inputs import Inputs
-from pytest_heval.inputs.samples import SampleSet
 from pytest_heval.grader import plan_samples
 from pytest_heval.plan import Plan
 from pytest_heval.plugin.xdist import BatchScheduling
