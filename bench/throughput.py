@@ -520,6 +520,12 @@ def target_lines(style: str, walls: Dict[int, float], cpu: Dict[str, float], noi
             out.append(f"  the timed-out runs alone need {h['timeouts']:.1f} CPU-s = {h['timeouts'] / 2:.1f} s on 2 "
                        f"cores whatever else (1) does: (1)/({c}) <= {walls[c] / (h['timeouts'] / 2):.1f}x at this "
                        f"timeout")
+    for a in (5, 6):  # the input: --heval-timeout auto beside the fixed 10 s of (1), (3) and (4)
+        if a in walls:
+            ratios = ", ".join(f"({c})/({a}) = {walls[c] / walls[a]:.2f}x" for c, _ in TARGETS[style] if c in walls)
+            out.append(f"with --heval-timeout auto ({a}, {'calibrating' if a == 5 else 'cached'}): {ratios} "
+                       f"(CPU-seconds: " + ", ".join(f"{cpu[str(c)] / cpu[str(a)]:.2f}x" for c, _ in TARGETS[style]
+                                                      if c in walls) + "); the others run at a fixed 10 s")
     return out
 
 
