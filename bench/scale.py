@@ -147,7 +147,9 @@ class Watch:
 
     def roles(self) -> Dict[str, Any]:
         """controller; workers (python children running xdist's worker); runners (anything below a worker)."""
-        workers = {pid: r for pid, r in self.procs.items() if r["parent"] == self.root and "python" in r["cmd"]}
+        # xdist's popen workers: execnet starts them as `python -u -c "import sys;exec(eval(sys.stdin.readline()))"`
+        # (other short-lived python children of pytest, e.g. probes, are not workers)
+        workers = {pid: r for pid, r in self.procs.items() if r["parent"] == self.root and "exec(eval(" in r["cmd"]}
 
         def below(pid: int) -> List[int]:
             out = [p for p, r in self.procs.items() if r["parent"] == pid]
