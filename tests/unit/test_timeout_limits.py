@@ -31,3 +31,20 @@ def test_canonical_solution_is_read_from_problem_files():
     assert problem_from_row("p.jsonl", 1, row).canonical == "}\n"
     assert problem_from_row("p.jsonl", 1, dict(row, canonical_solution="  ")).canonical is None
     assert problem_from_row("p.jsonl", 1, {k: v for k, v in row.items() if k != "canonical_solution"}).canonical is None
+
+
+def test_the_per_process_cpu_rlimit_sits_at_the_wall_backstop():
+    """RLIMIT_CPU counts time a busy VM's host stole; /proc's utime+stime (what the CPU limit reads) do not. At the
+    CPU limit + 2 s, the rlimit killed 20 s loops at 19.6 CPU-s on this loaded VM (a runtime error, not a timeout):
+    the backstop must not be reachable by one process before the wall clock ends it."""
+    from pytest_heval.sandbox.client import RunnerClient
+
+    sent = []
+    client = RunnerClient.__new__(RunnerClient)
+    client.uid = None
+    client.request = sent.append
+    for s in (Settings(timeout=20.0), Settings(timeout=1.0), Settings(timeout=3.0, wall_timeout=60.0)):
+        client.run(s.limits, ["/bin/true"], "/nonexistent")
+        req = sent[-1]
+        assert req["cpu_limit"] == s.limits.timeout and req["timeout"] == s.limits.wall
+        assert req["cpu_s"] >= s.limits.wall + 1, req
