@@ -2,8 +2,9 @@
 
 Every process (the xdist controller and each worker) computes the same plan from the same inputs:
 the controller uses it to send a whole batch to one worker, the worker to build that batch with one
-rustc. Identical programs get the batch of their first occurrence, so a run builds and runs each
-distinct program once, whichever worker has it.
+rustc. Samples with the same key (the plugin's: the identity of problem + completion, see
+``grader.plan_samples``; the engine's ``make_plan``: the assembled program's hash) get the batch of the first
+one, so a run builds and runs each distinct key once, whichever worker has it.
 """
 
 from __future__ import annotations
