@@ -34,14 +34,23 @@ def iter_jsonl(path: str, data: bytes | None = None) -> Iterator[Tuple[int, Any]
     if data is None:
         data = read_bytes(path)
     for lineno, raw in enumerate(data.split(b"\n"), start=1):
-        raw = raw.strip()  # also drops a CR of CRLF files
-        if not raw:
-            continue
-        try:
-            value = orjson.loads(raw)
-        except orjson.JSONDecodeError as e:
-            raise InputError(path, f"malformed JSON: {e}", line=lineno) from None
-        yield lineno, value
+        value = parse_line(path, lineno, raw)
+        if value is not BLANK:
+            yield lineno, value
+
+
+BLANK = object()  # what parse_line gives for a line with nothing on it
+
+
+def parse_line(path: str, lineno: int, raw: bytes) -> Any:
+    """The JSON value on one line, or BLANK; InputError naming file and line when it does not parse."""
+    raw = raw.strip()  # also drops a CR of CRLF files
+    if not raw:
+        return BLANK
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as e:
+        raise InputError(path, f"malformed JSON: {e}", line=lineno) from None
 
 
 def is_jsonl_path(path: "os.PathLike[str] | str") -> bool:

@@ -23,6 +23,7 @@ from typing import IO, Any, Callable, Dict, Iterator, List, Optional, Sequence, 
 import orjson
 
 from ..errors import InputError
+from .jsonl import BLANK, parse_line
 from .multipl_e import completion_sample, expand_completions, is_completions_row
 
 
@@ -90,7 +91,7 @@ def _offsets(f: IO[bytes]) -> Iterator[Tuple[int, int, bytes]]:
 
 class SampleSet:
     """The samples of one file, in order: ``len()``, :attr:`task_ids`, :meth:`sample` (the whole row, read back),
-    :meth:`problem`, :attr:`ident`; ``.samples`` and ``.problems`` are sequence views over them."""
+    :meth:`problem`, :attr:`ident`; it is a sequence of its samples, and ``.problems`` a sequence view of theirs."""
 
     def __init__(self, path: str, problem_for: ProblemFor):
         self.path = path
@@ -139,13 +140,9 @@ class SampleSet:
 
         self._file, lines = _lines(path)
         for offset, lineno, raw in lines:
-            raw = raw.strip()  # also drops a CR of CRLF files
-            if not raw:
+            row = parse_line(path, lineno, raw)
+            if row is BLANK:
                 continue
-            try:
-                row = orjson.loads(raw)
-            except orjson.JSONDecodeError as e:
-                raise InputError(path, f"malformed JSON: {e}", line=lineno) from None
             if is_completions_row(row):
                 for j, (task_id, completion, sample_row) in enumerate(expand_completions(path, lineno, row)):
                     add(offset, lineno, j, Sample(path, len(self.task_ids), lineno, task_id, completion, sample_row))
@@ -201,8 +198,9 @@ class SampleSet:
         return self.sample(index)
 
     @property
-    def samples(self) -> "_View":
-        return _View(len(self), self.sample)
+    def samples(self) -> "SampleSet":
+        """The set itself (a sequence of its samples), for callers written against a list."""
+        return self
 
     @property
     def problems(self) -> "_View":

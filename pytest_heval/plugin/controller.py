@@ -195,7 +195,7 @@ class Controller:
                 why = "the worker running it crashed" if report.when == "???" else f"{report.when} failed"
                 self._record(loc[0], loc[1], infra_verdict(f"{why}: {str(report.longrepr)[-500:]}"), report.nodeid)
         if not self.keep_reports and (h is not None or self.locate(report.nodeid) is not None):
-            forget(self.config, report, count=report.when == "call")
+            forget(self.config, report, count=True)  # a crashed sample's report counts as failed too
 
     def _record(self, path: str, index: int, v: Dict[str, Any], nodeid: str) -> None:
         rf = self.files.get(path)

@@ -6,7 +6,7 @@ samples that is three reports of ~1.5 KB each per sample, per process. A sample'
 
 * in an xdist worker, whose terminal output nobody reads, a sample's reports are dropped once sent;
 * in the controller (or the only process), a passed setup or teardown report is dropped (pytest files it under no
-  outcome), and a call report is replaced by :data:`COUNTED` in its outcome's list, which is what the counts need,
+  outcome), and any other (a call report, a crashed sample's) is replaced by :data:`COUNTED` in its outcome's list, which is what the counts need,
   unless an option will print reports: ``-v``, ``--tb``, ``-r`` with f, p or a. What stays of a report is trimmed.
 """
 
